@@ -1,0 +1,47 @@
+"""Entry point of the `twin` CLI: one app, each area's commands registered from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from twin.cli import (
+    bench_cmd,
+    broker_cmd,
+    demo_cmd,
+    fixtures_cmd,
+    governance_cmd,
+    sim_cmd,
+    streaming_cmd,
+    warehouse_cmd,
+)
+
+app = typer.Typer(
+    name="twin",
+    help="A local-first digital twin of an asset manager's client data-distribution platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+
+@app.callback()
+def _root() -> None:
+    """twin: chaos scenarios, SLA gates and cost models on an offline copy of the platform."""
+
+
+for module in (
+    demo_cmd,
+    fixtures_cmd,
+    warehouse_cmd,
+    governance_cmd,
+    broker_cmd,
+    streaming_cmd,
+    sim_cmd,
+    bench_cmd,
+):
+    module.register(app)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,43 @@
+"""Domain models: the platform's entities and event envelopes. Depends on nothing else in twin."""
+
+from twin.domain.entities import (
+    Account,
+    AccountType,
+    AssetClass,
+    BalanceUpdate,
+    Contract,
+    ContractStatus,
+    CrmSignal,
+    Customer,
+    DataProduct,
+    Department,
+    Fund,
+    InstitutionalClient,
+    InstitutionType,
+    NavPoint,
+    Position,
+    RawFeedMeta,
+    Side,
+    Trade,
+)
+
+__all__ = [
+    "Account",
+    "AccountType",
+    "AssetClass",
+    "BalanceUpdate",
+    "Contract",
+    "ContractStatus",
+    "CrmSignal",
+    "Customer",
+    "DataProduct",
+    "Department",
+    "Fund",
+    "InstitutionType",
+    "InstitutionalClient",
+    "NavPoint",
+    "Position",
+    "RawFeedMeta",
+    "Side",
+    "Trade",
+]

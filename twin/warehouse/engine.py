@@ -1,0 +1,144 @@
+"""The warehouse engine: one DuckDB database with `bronze`, `silver` and `gold` schemas.
+
+Bronze is append-only through this API, like a landing zone fed by Snowpipe: rows carry ingestion
+metadata (`_source`, `_topic`, `_partition`, `_offset`, `_ingested_at`) and an append is idempotent on
+(`_topic`, `_partition`, `_offset`), so a consumer that crashes after writing but before committing its
+offsets can replay a batch without creating duplicates.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+MEDALLION_SCHEMAS = ("bronze", "silver", "gold")
+INGEST_COLUMNS = ("_source", "_topic", "_partition", "_offset", "_ingested_at")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class WarehouseError(Exception):
+    """A warehouse operation was refused; the message says why."""
+
+
+class BronzeIsAppendOnly(WarehouseError):
+    """Bronze is a landing zone: rows are only ever appended."""
+
+
+def _ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise WarehouseError(f"not a plain identifier: {name!r}")
+    return name
+
+
+class Warehouse:
+    """An administrative handle on the DuckDB database (user queries go through governance sessions)."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(self.path)
+        self._lock = threading.Lock()
+        for schema in MEDALLION_SCHEMAS:
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}").fetchall()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def tables(self, schema: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
+            [_ident(schema)],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def count(self, qualified: str) -> int:
+        schema, table = qualified.split(".", 1)
+        rows = self.con.execute(f"SELECT count(*) FROM {_ident(schema)}.{_ident(table)}").fetchall()
+        return int(rows[0][0])
+
+    def append_bronze(
+        self,
+        table: str,
+        data: pa.Table,
+        *,
+        source: str,
+        topic: str | None = None,
+        partitions: pa.Array | None = None,
+        offsets: pa.Array | None = None,
+    ) -> int:
+        """Append `data` to `bronze.<table>` and return how many rows were new.
+
+        Without offsets (a batch file load) rows get partition 0 and offsets continuing the table's
+        sequence for that topic. With offsets (a stream) rows whose (topic, partition, offset) is already
+        present are skipped, which makes a replayed batch a no-op.
+        """
+        table = _ident(table)
+        topic = topic or f"file:{source}"
+        n = data.num_rows
+        if n == 0:
+            return 0
+        with self._lock:
+            exists = table in self.tables("bronze")
+            if offsets is None:
+                start = 0
+                if exists:
+                    rows = self.con.execute(
+                        f"SELECT coalesce(max(_offset) + 1, 0) FROM bronze.{table} WHERE _topic = ?",
+                        [topic],
+                    ).fetchall()
+                    start = int(rows[0][0])
+                offsets = pa.array(range(start, start + n), pa.int64())
+                partitions = pa.array([0] * n, pa.int32())
+            elif partitions is None:
+                raise WarehouseError("offsets given without partitions")
+            now = datetime.now(UTC).replace(tzinfo=None)
+            batch = (
+                data.append_column("_source", pa.array([source] * n, pa.string()))
+                .append_column("_topic", pa.array([topic] * n, pa.string()))
+                .append_column("_partition", partitions.cast(pa.int32()))
+                .append_column("_offset", offsets.cast(pa.int64()))
+                .append_column("_ingested_at", pa.array([now] * n, pa.timestamp("us")))
+            )
+            self.con.register("_bronze_batch", batch)
+            try:
+                if not exists:
+                    self.con.execute(
+                        f"CREATE TABLE bronze.{table} AS SELECT * FROM _bronze_batch LIMIT 0"
+                    ).fetchall()
+                before = self.count(f"bronze.{table}")
+                self.con.execute(
+                    f"""INSERT INTO bronze.{table} BY NAME
+                        SELECT b.* FROM _bronze_batch b
+                        ANTI JOIN (SELECT _topic, _partition, _offset FROM bronze.{table}
+                                   WHERE _topic = ?) seen
+                        ON b._topic = seen._topic AND b._partition = seen._partition
+                           AND b._offset = seen._offset""",
+                    [topic],
+                ).fetchall()
+                return self.count(f"bronze.{table}") - before
+            finally:
+                self.con.unregister("_bronze_batch")
+
+    def update_bronze(self, table: str, *args: object, **kwargs: object) -> None:
+        raise BronzeIsAppendOnly(
+            f"bronze.{table} is append-only: fix data by appending a corrected record; "
+            "silver keeps the latest version of each natural key"
+        )
+
+    def delete_bronze(self, table: str, *args: object, **kwargs: object) -> None:
+        raise BronzeIsAppendOnly(
+            f"bronze.{table} is append-only: rows cannot be deleted (right-to-be-forgotten "
+            "anonymises silver and gold instead)"
+        )
