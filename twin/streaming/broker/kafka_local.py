@@ -312,7 +312,6 @@ class LocalKafkaCluster:
             if time.monotonic() > deadline:
                 tails = "\n".join(f"--- node {n.node_id} ({n.log}):\n{log_tail(n.log, 15)}" for n in live)
                 raise BrokerStartError(
-                    f"Kafka cluster did not report {expected} broker(s) within {timeout_s:.0f} s\n"
-                    + tails
+                    f"Kafka cluster did not report {expected} broker(s) within {timeout_s:.0f} s\n" + tails
                 )
             time.sleep(0.25)

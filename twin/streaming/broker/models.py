@@ -39,6 +39,8 @@ class ClusterInfo(BaseModel):
     version: str | None = None
     cluster_id: str | None = None
     data_dir: Path | None = None
+    # Set by the redpanda provider when the container must outlive the process that started it.
+    container_id: str | None = None
 
 
 class NodeStatus(BaseModel):

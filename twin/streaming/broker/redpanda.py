@@ -59,27 +59,42 @@ class RedpandaProvider:
         self._container: Any = None
         self._info: ClusterInfo | None = None
 
-    def container(self) -> Any:
-        """The configured (not yet started) container: image pinned, ports published on 127.0.0.1 only."""
-        container = _container_class()(image=self.config.image)
-        # docker-py reads (ip, None) as "a random host port on this ip".
-        container.with_bind_ports(KAFKA_PORT, (BIND_HOST, None))
-        container.with_bind_ports(SCHEMA_REGISTRY_PORT, (BIND_HOST, None))
+    def container(self, docker_api_version: str | None = None) -> Any:
+        """The configured (not yet started) container: image pinned, ports published on 127.0.0.1 only.
+
+        With an explicit `docker_api_version` the Docker client does not contact the engine until the
+        container starts, so the configuration can be built and checked without Docker."""
+        kwargs: dict[str, Any] = {}
+        if docker_api_version is not None:
+            kwargs["docker_client_kw"] = {"version": docker_api_version}
+        container = _container_class()(image=self.config.image, **kwargs)
+        # docker-py reads (ip, None) as "a random host port on this ip"; with_bind_ports only takes a port.
+        for port in (KAFKA_PORT, SCHEMA_REGISTRY_PORT):
+            container.ports[str(port)] = (BIND_HOST, None)
         return container
 
-    def start(self) -> ClusterInfo:
+    def start(self, keep_running: bool = False) -> ClusterInfo:
+        """Start the container; with `keep_running` it outlives this process (testcontainers' reaper
+        is switched off) and `stop_container(info.container_id)` ends it."""
         reason = docker_unavailable_reason()
         if reason is not None:
             raise DockerUnavailable(
                 f"the redpanda provider needs Docker, but {reason}; use the kafka-local provider "
                 "(`twin broker up`) or point the external provider at a running cluster"
             )
+        if keep_running:
+            from testcontainers.core.config import testcontainers_config
+
+            testcontainers_config.ryuk_disabled = True
         container = self.container()
         container.start(timeout=int(self.config.startup_timeout_s))
         self._container = container
         host, port = container.get_bootstrap_server().rsplit(":", 1)
         node = NodeInfo(node_id=1, host=host, port=int(port))
-        self._info = ClusterInfo(provider="redpanda", bootstrap=node.address, nodes=[node])
+        container_id = container.get_wrapped_container().id if keep_running else None
+        self._info = ClusterInfo(
+            provider="redpanda", bootstrap=node.address, nodes=[node], container_id=container_id
+        )
         return self._info
 
     @property
@@ -112,3 +127,17 @@ class RedpandaProvider:
         if self._container is not None:
             self._container.stop()
             self._container = None
+
+
+def stop_container(container_id: str) -> None:
+    """Stop and remove a container `start(keep_running=True)` left behind."""
+    import docker
+    from docker.errors import NotFound
+
+    client = docker.from_env(timeout=30)
+    try:
+        client.containers.get(container_id).remove(force=True)
+    except NotFound:
+        pass
+    finally:
+        client.close()
