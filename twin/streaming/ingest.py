@@ -1,0 +1,317 @@
+"""The Snowpipe Streaming stand-in: one consumer group per source topic, micro-batches (by count or by
+time) decoded to Arrow and appended to bronze, offsets committed only after the bronze write (and the
+batch's dead letters) are durable.
+
+Why that order gives exactly-once rows: bronze is idempotent on (topic, partition, offset). A crash
+before the commit replays the batch, and the replayed rows are skipped; a crash before the write loses
+nothing because nothing was committed.
+
+Backpressure: the consumer thread decodes while a writer thread appends (DuckDB releases the GIL, so the
+two overlap). When the oldest unwritten batch is older than `lag_threshold_s`, too many batches wait,
+or the write has failed `max_consecutive_failures` times in a row (the circuit breaker), the consumer
+pauses its partitions. The failing batch is retried with backoff, never dropped, and consumption resumes
+once writes succeed and the queue drains.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from twin.streaming.contracts.topics import topic
+from twin.streaming.decode import BatchDecoder, Decoded
+from twin.streaming.dlq import dead_letter, send_dead_letter
+from twin.streaming.port import Broker, BrokerError, Producer, Record, TopicPartition
+from twin.warehouse.engine import Warehouse
+
+# Source name → (topic, bronze table). Bronze table names are shared with the fixture loader.
+INGEST_SOURCES: dict[str, tuple[str, str]] = {
+    "aladdin": ("aladdin.positions.cdc", "aladdin_positions_raw"),
+    "trades": ("asset-management.trades.execution", "trades_raw"),
+    "balances": ("cash.balances", "balances_raw"),
+    "crm": ("crm.signals", "crm_signals_raw"),
+    "nav": ("asset-management.nav.intraday", "nav_raw"),
+}
+TOPIC_TABLES: dict[str, str] = dict(INGEST_SOURCES.values())
+
+
+class IngestConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    batch_max_records: int = Field(default=50_000, ge=1)
+    batch_max_ms: int = Field(default=500, ge=1)
+    poll_max_records: int = Field(default=10_000, ge=1)
+    poll_timeout_s: float = Field(default=0.1, gt=0)
+    lag_threshold_s: float = Field(default=30.0, gt=0)
+    max_consecutive_failures: int = Field(default=3, ge=1)
+    max_queued_batches: int = Field(default=4, ge=1)
+    retry_backoff_s: float = Field(default=0.2, gt=0)
+    retry_backoff_max_s: float = Field(default=10.0, gt=0)
+
+
+@dataclass
+class Batch:
+    decoded: Decoded
+    commit: dict[TopicPartition, int]
+    records: int
+    started_at: float  # monotonic time the first record of the batch was consumed
+
+
+@dataclass
+class IngestStats:
+    consumed: int = 0
+    written: int = 0
+    replayed_skips: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    committed_batches: int = 0
+    pauses: int = 0
+    write_failures: int = 0
+    consecutive_failures: int = 0
+    state: str = "starting"
+    lag_s: float = 0.0
+    last_error: str | None = None
+    slow_batches: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+BatchHook = Callable[[Batch, float], None]
+
+
+class Ingester:
+    """Ingests one source topic into one bronze table. Drive it with `run()` (threads) or `step()`."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        warehouse: Warehouse,
+        topic_name: str,
+        table: str | None = None,
+        *,
+        config: IngestConfig | None = None,
+        group_id: str | None = None,
+        dlq_producer: Producer | None = None,
+        on_written: BatchHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.spec = topic(topic_name)
+        self.table = table or TOPIC_TABLES[topic_name]
+        self.config = config or IngestConfig()
+        self.group_id = group_id or f"twin-ingest-{self.table}"
+        self.name = f"twin/ingest/{self.table}"
+        self.warehouse = warehouse
+        self.decoder = BatchDecoder(self.spec)
+        self.stats = IngestStats()
+        self._consumer = broker.consumer(self.group_id)
+        self._consumer.subscribe([self.spec.name])
+        self._dlq = dlq_producer or broker.producer()
+        self._on_written = on_written
+        self._clock = clock
+        self._buffer: list[Record] = []
+        self._buffer_started = 0.0
+        self._queue: deque[Batch] = deque()
+        self._done: list[dict[TopicPartition, int]] = []
+        self._cond = threading.Condition()
+        self._paused = False
+        self._retry_at = 0.0
+        self._stop = threading.Event()
+
+    # -- the consumer side -----------------------------------------------------------------------
+    def _commit_done(self) -> None:
+        with self._cond:
+            done, self._done = self._done, []
+        merged: dict[TopicPartition, int] = {}
+        for offsets in done:
+            for tp, off in offsets.items():
+                merged[tp] = max(merged.get(tp, 0), off)
+        if not merged:
+            return
+        try:
+            self._consumer.commit(merged)
+            self.stats.committed_batches += len(done)
+        except BrokerError as e:
+            # Partitions moved to another member: it replays from the last commit; bronze skips repeats.
+            self.stats.last_error = str(e)
+
+    def _healthy(self) -> bool:
+        now = self._clock()
+        with self._cond:
+            oldest = self._queue[0].started_at if self._queue else None
+            queued = len(self._queue)
+        self.stats.lag_s = now - oldest if oldest is not None else 0.0
+        if self.stats.consecutive_failures >= self.config.max_consecutive_failures:
+            self.stats.state = "breaker-open"
+            return False
+        if self.stats.lag_s > self.config.lag_threshold_s:
+            self.stats.state = "lagging"
+            return False
+        if queued >= self.config.max_queued_batches:
+            self.stats.state = "queue-full"
+            return False
+        self.stats.state = "running"
+        return True
+
+    def _apply_backpressure(self) -> None:
+        healthy = self._healthy()
+        assigned = self._consumer.assignment()
+        if not healthy:
+            # Re-pause every time: a rebalance may have handed us partitions that are not paused yet.
+            self._consumer.pause(assigned)
+            if not self._paused:
+                self._paused = True
+                self.stats.pauses += 1
+        elif self._paused:
+            self._consumer.resume(assigned)
+            self._paused = False
+
+    def _seal(self) -> None:
+        records, self._buffer = self._buffer, []
+        commit: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            if r.offset + 1 > commit.get(tp, 0):
+                commit[tp] = r.offset + 1
+        decoded = self.decoder.decode(records)
+        self.stats.slow_batches += decoded.slow_path
+        batch = Batch(decoded, commit, len(records), self._buffer_started)
+        with self._cond:
+            self._queue.append(batch)
+            self.stats.batches += 1
+            self._cond.notify_all()
+
+    def poll_once(self) -> int:
+        """One consumer-side iteration: commit finished batches, apply backpressure, consume, seal."""
+        self._commit_done()
+        self._apply_backpressure()
+        timeout = 0.0 if self._paused else self.config.poll_timeout_s
+        records = self._consumer.consume(self.config.poll_max_records, timeout)
+        now = self._clock()
+        if records:
+            if not self._buffer:
+                self._buffer_started = now
+            self._buffer.extend(records)
+            self.stats.consumed += len(records)
+        if self._buffer and (
+            len(self._buffer) >= self.config.batch_max_records
+            or (now - self._buffer_started) * 1000 >= self.config.batch_max_ms
+        ):
+            self._seal()
+        return len(records)
+
+    # -- the writer side -------------------------------------------------------------------------
+    def write_once(self) -> bool:
+        """Write the oldest sealed batch; True if one was written. A failed batch stays queued."""
+        with self._cond:
+            if not self._queue or self._clock() < self._retry_at:
+                return False
+            batch = self._queue[0]
+        try:
+            self._write(batch)
+        except Exception as e:  # any failure of the sink is retried; the batch is never dropped
+            self.stats.write_failures += 1
+            self.stats.consecutive_failures += 1
+            self.stats.last_error = f"{type(e).__name__}: {e}"
+            backoff = min(
+                self.config.retry_backoff_max_s,
+                self.config.retry_backoff_s * 2 ** (self.stats.consecutive_failures - 1),
+            )
+            self._retry_at = self._clock() + backoff
+            return False
+        visible = time.time()
+        self.stats.consecutive_failures = 0
+        with self._cond:
+            self._queue.popleft()
+            self._done.append(batch.commit)
+            self._cond.notify_all()
+        if self._on_written is not None:
+            self._on_written(batch, visible)
+        return True
+
+    def _write(self, batch: Batch) -> None:
+        d = batch.decoded
+        if d.table.num_rows:
+            new = self.warehouse.append_bronze(
+                self.table,
+                d.table,
+                source=self.name,
+                topic=self.spec.name,
+                partitions=d.partitions,
+                offsets=d.offsets,
+            )
+            self.stats.written += new
+            self.stats.replayed_skips += d.table.num_rows - new
+        if d.rejected:
+            for rec, why in d.rejected:
+                send_dead_letter(self._dlq, dead_letter(rec, why, ingester=self.name), source=self.name)
+            remaining = self._dlq.flush(30.0)
+            if remaining:
+                raise BrokerError(f"{remaining} dead letter(s) not acknowledged by the broker")
+            self.stats.dead_lettered += len(d.rejected)
+            d.rejected.clear()  # a retry after a later failure must not send them twice
+
+    # -- drivers ---------------------------------------------------------------------------------
+    def step(self) -> None:
+        """Consume, then write inline: the single-threaded driver used by sim and tests."""
+        self.poll_once()
+        self.write_once()
+        self._commit_done()
+
+    def flush(self) -> None:
+        """Seal the buffer and write and commit everything queued (retrying failed writes)."""
+        if self._buffer:
+            self._seal()
+        while True:
+            with self._cond:
+                if not self._queue:
+                    break
+                wait = max(0.0, self._retry_at - self._clock())
+            if wait:
+                time.sleep(min(wait, 0.5))
+            self.write_once()
+        self._commit_done()
+
+    def _writer_loop(self) -> None:
+        while not self._stop.is_set():
+            with self._cond:
+                if not self._queue:
+                    self._cond.wait(0.1)
+                    continue
+            if not self.write_once():
+                time.sleep(min(0.05, max(0.0, self._retry_at - self._clock())))
+
+    def run(self, stop: threading.Event | None = None, *, until_idle_s: float | None = None) -> IngestStats:
+        """Consume and write on two threads until `stop` is set (or nothing arrived for `until_idle_s`)."""
+        stop = stop or threading.Event()
+        writer = threading.Thread(target=self._writer_loop, name=f"{self.name}-writer", daemon=True)
+        writer.start()
+        idle_since = self._clock()
+        try:
+            while not stop.is_set():
+                if self.poll_once():
+                    idle_since = self._clock()
+                elif until_idle_s is not None and self._idle_for(idle_since) > until_idle_s:
+                    break
+        finally:
+            self._stop.set()
+            writer.join()
+            self.flush()
+            self.stats.state = "stopped"
+        return self.stats
+
+    def _idle_for(self, since: float) -> float:
+        with self._cond:
+            busy = bool(self._queue or self._buffer)
+        return 0.0 if busy else self._clock() - since
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def table_for(batch: Batch) -> pa.Table:
+    return batch.decoded.table
