@@ -1,9 +1,340 @@
-"""Placeholder: this area's commands are being built."""
+"""Streaming commands: `twin topics apply|list`, `twin produce`, `twin ingest run`, `twin dlq replay`."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from twin.cli.errors import fail
+
+console = Console()
+
+BOOTSTRAP = typer.Option(
+    None, "--bootstrap", "-b", help="Kafka bootstrap HOST:PORT (default: `twin broker up`'s)."
+)
+FORMAT = typer.Option("table", "--format", help="table or json.")
+DATABASE = typer.Option(
+    None, "--database", help="DuckDB warehouse file (default: TWIN_HOME/warehouse.duckdb)."
+)
+
+
+def _broker(bootstrap: str | None) -> Any:
+    from twin.streaming.connect import NoBroker, connect
+
+    try:
+        return connect(bootstrap)
+    except NoBroker as e:
+        fail(str(e))
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("table", "json"):
+        fail(f"--format must be table or json, not {fmt!r}")
+
+
+def _warehouse(database: Path | None) -> Any:
+    from twin.config import paths
+    from twin.warehouse.engine import Warehouse
+
+    try:
+        return Warehouse(database or paths().database)
+    except Exception as e:  # a DuckDB lock held by another process is the usual cause
+        fail(f"cannot open the warehouse: {e}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the `twin` app."""
+    topics_app = typer.Typer(
+        help="Topics as contracts: apply them to the broker, list them.", no_args_is_help=True
+    )
+    ingest_app = typer.Typer(help="Snowpipe-style ingestion from topics into bronze.", no_args_is_help=True)
+    dlq_app = typer.Typer(help="The ingest dead-letter queue (ingest.dlq).", no_args_is_help=True)
+    app.add_typer(topics_app, name="topics")
+    app.add_typer(ingest_app, name="ingest")
+    app.add_typer(dlq_app, name="dlq")
+
+    @topics_app.command("apply")
+    def topics_apply(bootstrap: str | None = BOOTSTRAP, fmt: str = FORMAT) -> None:
+        """Create or update every contract topic on the broker (idempotent)."""
+        _check_format(fmt)
+        from twin.streaming.contracts.apply import apply_topics
+        from twin.streaming.port import BrokerError
+
+        broker = _broker(bootstrap)
+        try:
+            changes = apply_topics(broker.admin())
+        except BrokerError as e:
+            fail(str(e))
+        if fmt == "json":
+            typer.echo(json.dumps([c.model_dump() for c in changes], indent=2))
+            return
+        t = Table("topic", "action", "partitions", "RF", "details")
+        for c in changes:
+            t.add_row(c.topic, c.action, str(c.partitions), str(c.replication_factor), "; ".join(c.details))
+        console.print(t)
+
+    @topics_app.command("list")
+    def topics_list(
+        bootstrap: str | None = BOOTSTRAP,
+        fmt: str = FORMAT,
+        contracts_only: bool = typer.Option(False, "--contracts", help="Only the definitions; no broker."),
+    ) -> None:
+        """The contract topics (partitions, RF, retention, cleanup, key, value) and their broker state."""
+        _check_format(fmt)
+        from twin.streaming.contracts.topics import TOPICS
+
+        live = {} if contracts_only else _broker(bootstrap).admin().list_topics()
+        rows = []
+        for spec in TOPICS.values():
+            info = live.get(spec.name)
+            rows.append(
+                {
+                    "topic": spec.name,
+                    "partitions": spec.partitions,
+                    "replication_factor": spec.replication_factor,
+                    "retention_ms": spec.retention_ms,
+                    "cleanup_policy": spec.cleanup_policy.value,
+                    "key": list(spec.key),
+                    "value_schema": spec.value.__name__,
+                    "on_broker": None
+                    if contracts_only
+                    else (
+                        None
+                        if info is None
+                        else {"partitions": info.partitions, "rf": info.replication_factor}
+                    ),
+                }
+            )
+        if fmt == "json":
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        t = Table("partitions", "RF", "retention (h)", "cleanup", "key", "value", "on broker")
+        t.columns.insert(0, Table("topic").columns[0])
+        t.columns[0].no_wrap = True
+        for r in rows:
+            ob = r["on_broker"]
+            t.add_row(
+                r["topic"],
+                str(r["partitions"]),
+                str(r["replication_factor"]),
+                f"{r['retention_ms'] / 3_600_000:g}",
+                r["cleanup_policy"],
+                ":".join(r["key"]),
+                r["value_schema"],
+                "-" if contracts_only else ("missing" if ob is None else f"{ob['partitions']}p RF{ob['rf']}"),
+            )
+        console.print(t)
+
+    @app.command("produce")
+    def produce_cmd(
+        source: str = typer.Argument(..., help="aladdin, trades, balances, crm or nav."),
+        rate: float | None = typer.Option(
+            None, "--rate", "-r", help="Events per second (default: the architecture's)."
+        ),
+        duration: float = typer.Option(10.0, "--duration", "-d", help="Seconds to produce for."),
+        seed: int = typer.Option(0, "--seed", help="RNG seed (deterministic payloads)."),
+        bootstrap: str | None = BOOTSTRAP,
+        fmt: str = FORMAT,
+    ) -> None:
+        """Produce synthetic events of one source to its topic at a controlled rate."""
+        _check_format(fmt)
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from twin.config import paths
+        from twin.streaming.contracts.registry import IncompatibleSchema, SchemaStore
+        from twin.streaming.port import BrokerError
+        from twin.streaming.producer import ContractProducer
+        from twin.streaming.sources import SOURCES, produce
+
+        if source not in SOURCES:
+            fail(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
+        if duration <= 0 or (rate is not None and rate <= 0):
+            fail("--rate and --duration must be positive")
+        src = SOURCES[source]
+        broker = _broker(bootstrap)
+        producer = ContractProducer(
+            broker.producer(), source=f"twin/produce/{source}", store=SchemaStore(paths().home / "schemas")
+        )
+        total = int((rate or src.rate) * duration)
+        try:
+            with Progress(
+                TextColumn(f"{source} → {src.topic}"),
+                BarColumn(),
+                TextColumn("{task.completed:,}/{task.total:,}"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=fmt == "json",
+            ) as bar:
+                task = bar.add_task("produce", total=total)
+                report = produce(
+                    producer,
+                    src,
+                    rate=rate,
+                    duration_s=duration,
+                    seed=seed,
+                    progress=lambda n: bar.update(task, completed=n),
+                )
+        except (BrokerError, IncompatibleSchema) as e:
+            fail(str(e))
+        out = {
+            "source": source,
+            "topic": src.topic,
+            "sent": report.sent,
+            "duplicates": report.duplicates,
+            "late": report.late,
+            "seconds": round(report.seconds, 3),
+            "rate": round(report.rate, 1),
+        }
+        if fmt == "json":
+            typer.echo(json.dumps(out))
+        else:
+            console.print(
+                f"sent {report.sent:,} events to {src.topic} in {report.seconds:.1f} s "
+                f"({report.rate:,.0f}/s; {report.duplicates} duplicates, {report.late} late injected)"
+            )
+
+    @ingest_app.command("run")
+    def ingest_run(
+        sources: str = typer.Option(
+            "aladdin,trades,balances,crm,nav", "--sources", help="Comma-separated sources."
+        ),
+        duration: float | None = typer.Option(None, "--duration", help="Stop after this many seconds."),
+        until_idle: float | None = typer.Option(
+            None, "--until-idle", help="Stop once nothing arrived for this many seconds."
+        ),
+        batch_records: int = typer.Option(50_000, "--batch-records", help="Micro-batch size cap."),
+        batch_ms: int = typer.Option(500, "--batch-ms", help="Micro-batch time cap (ms)."),
+        lag_threshold: float = typer.Option(
+            30.0, "--lag-threshold", help="Pause partitions past this write lag (s)."
+        ),
+        bootstrap: str | None = BOOTSTRAP,
+        database: Path | None = DATABASE,
+        fmt: str = FORMAT,
+    ) -> None:
+        """Ingest sources into bronze in the foreground with a live status line (Ctrl-C stops cleanly)."""
+        _check_format(fmt)
+        from rich.live import Live
+
+        from twin.streaming.ingest import INGEST_SOURCES, IngestConfig, Ingester
+
+        names = [s.strip() for s in sources.split(",") if s.strip()]
+        unknown = [n for n in names if n not in INGEST_SOURCES]
+        if unknown or not names:
+            fail(f"unknown source(s) {unknown}; choose from {', '.join(INGEST_SOURCES)}")
+        broker = _broker(bootstrap)
+        from twin.streaming.contracts.apply import apply_topics
+        from twin.streaming.contracts.topics import DLQ_TOPIC, TOPICS
+
+        missing = [
+            t
+            for t in [INGEST_SOURCES[n][0] for n in names] + [DLQ_TOPIC]
+            if t not in broker.admin().list_topics()
+        ]
+        if missing:
+            apply_topics(broker.admin(), [TOPICS[t] for t in missing])
+        wh = _warehouse(database)
+        config = IngestConfig(
+            batch_max_records=batch_records, batch_max_ms=batch_ms, lag_threshold_s=lag_threshold
+        )
+        ingesters = [
+            Ingester(broker, wh, INGEST_SOURCES[n][0], INGEST_SOURCES[n][1], config=config) for n in names
+        ]
+        stop = threading.Event()
+        threads = [
+            threading.Thread(target=i.run, args=(stop,), kwargs={"until_idle_s": until_idle}, daemon=True)
+            for i in ingesters
+        ]
+        for t in threads:
+            t.start()
+        started = time.monotonic()
+
+        def line() -> str:
+            parts = []
+            for i in ingesters:
+                s = i.stats
+                parts.append(
+                    f"{i.table}: {s.written:,} rows, {s.dead_lettered} dlq, {s.state}"
+                    + (f" lag {s.lag_s:.0f}s" if s.lag_s > 1 else "")
+                )
+            total = sum(i.stats.written for i in ingesters)
+            el = time.monotonic() - started
+            return f"[{el:5.0f}s] {total / max(el, 1e-9):,.0f} rows/s | " + " | ".join(parts)
+
+        try:
+            with Live(
+                line(), console=Console(stderr=True), refresh_per_second=4, transient=fmt == "json"
+            ) as live:
+                while any(t.is_alive() for t in threads):
+                    if duration is not None and time.monotonic() - started >= duration:
+                        stop.set()
+                    live.update(line())
+                    time.sleep(0.25)
+                live.update(line())
+        except KeyboardInterrupt:
+            stop.set()
+        stop.set()
+        for t in threads:
+            t.join()
+        for i in ingesters:
+            i.close()
+        wh.close()
+        result = {
+            i.table: {
+                "consumed": i.stats.consumed,
+                "written": i.stats.written,
+                "dead_lettered": i.stats.dead_lettered,
+                "skipped_replays": i.stats.replayed_skips,
+                "pauses": i.stats.pauses,
+                "last_error": i.stats.last_error,
+            }
+            for i in ingesters
+        }
+        if fmt == "json":
+            typer.echo(json.dumps(result, indent=2))
+        else:
+            for table, r in result.items():
+                console.print(
+                    f"{table}: {r['written']:,} rows written, {r['dead_lettered']} dead-lettered, "
+                    f"{r['pauses']} pauses"
+                )
+
+    @dlq_app.command("replay")
+    def dlq_replay(
+        bootstrap: str | None = BOOTSTRAP,
+        database: Path | None = DATABASE,
+        idle: float = typer.Option(3.0, "--idle", help="Stop once the DLQ is idle this many seconds."),
+        fmt: str = FORMAT,
+    ) -> None:
+        """Re-ingest dead letters (after a fix); still-failing ones go back with attempts + 1."""
+        _check_format(fmt)
+        from twin.streaming.dlq import replay
+        from twin.streaming.ingest import TOPIC_TABLES
+        from twin.streaming.port import BrokerError
+
+        broker = _broker(bootstrap)
+        wh = _warehouse(database)
+        try:
+            with console.status("replaying ingest.dlq …"):
+                result = replay(broker, wh, TOPIC_TABLES, idle_timeout_s=idle)
+        except BrokerError as e:
+            fail(str(e))
+        finally:
+            wh.close()
+        out = {k: v for k, v in vars(result).items() if k != "reasons"}
+        out["reasons"] = sorted(set(result.reasons))
+        if fmt == "json":
+            typer.echo(json.dumps(out, indent=2))
+        else:
+            console.print(
+                f"read {result.read} dead letters: {result.landed} landed in bronze, "
+                f"{result.already_present} already there, {result.still_failing} still failing, "
+                f"{result.unreadable} unreadable"
+            )
+            for r in out["reasons"]:
+                console.print(f"  still failing: {r}")
