@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Copy the pinned Apache Kafka jars into the cache with Maven (instant and offline once cached)."""
         from twin.config import paths
-        from twin.streaming.broker.install import KAFKA_VERSION, install, is_installed
+        from twin.streaming.broker.installer import KAFKA_VERSION, install, is_installed
 
         cache = paths().cache
         try:

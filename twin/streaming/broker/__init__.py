@@ -13,7 +13,7 @@ from twin.streaming.broker.config import (
     KafkaLocalConfig,
     RedpandaConfig,
 )
-from twin.streaming.broker.install import KAFKA_VERSION, install, is_installed
+from twin.streaming.broker.installer import KAFKA_VERSION, install, is_installed
 from twin.streaming.broker.kafka_local import BrokerStartError, LocalKafkaCluster, metadata_brokers
 from twin.streaming.broker.models import (
     ClusterInfo,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from twin.streaming.broker.install import KAFKA_VERSION
+from twin.streaming.broker.installer import KAFKA_VERSION
 
 
 class KafkaLocalConfig(BaseModel):

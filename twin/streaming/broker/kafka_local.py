@@ -19,7 +19,7 @@ from twin.cli.errors import TwinError
 from twin.config import paths
 from twin.streaming.broker import processes, properties
 from twin.streaming.broker.config import KafkaLocalConfig
-from twin.streaming.broker.install import require_installed
+from twin.streaming.broker.installer import require_installed
 from twin.streaming.broker.models import ClusterInfo, ClusterStatus, NodeInfo, NodeStatus
 
 MAIN_CLASS = "kafka.Kafka"

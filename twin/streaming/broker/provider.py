@@ -3,13 +3,12 @@ stop it."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from twin.streaming.broker.config import BrokerConfig, ExternalConfig, KafkaLocalConfig, RedpandaConfig
 from twin.streaming.broker.models import ClusterInfo, ClusterStatus
 
 
-@runtime_checkable
 class BrokerProvider(Protocol):
     @property
     def bootstrap(self) -> str: ...

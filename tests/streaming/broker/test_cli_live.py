@@ -1,0 +1,92 @@
+"""`twin broker up/status/down` against a real Apache Kafka node."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from twin.cli.main import app
+from twin.config import paths
+from twin.streaming.broker import ClusterInfo, NodeInfo, install, load_state, metadata_brokers, save_state
+from twin.streaming.broker.processes import pid_alive, port_open
+
+runner = CliRunner()
+
+
+@pytest.mark.live
+def test_up_status_down_round_trip(twin_home: Path) -> None:
+    install(paths().cache)
+    state_file = twin_home / "broker" / "state.json"
+    up = runner.invoke(app, ["broker", "up", "--nodes", "1", "--format", "json"])
+    try:
+        assert up.exit_code == 0, up.output
+        info = ClusterInfo.model_validate_json(up.stdout)
+        assert load_state(state_file) == info
+        (node,) = info.nodes
+        assert pid_alive(node.pid)
+        assert metadata_brokers(info.bootstrap) == 1
+
+        # The properties it wrote listen on loopback only.
+        assert node.properties is not None
+        text = node.properties.read_text()
+        listeners = [line for line in text.splitlines() if line.startswith(("listeners=", "advertised."))]
+        assert listeners and all("0.0.0.0" not in line and "//127.0.0.1:" in line for line in listeners)
+
+        status = runner.invoke(app, ["broker", "status", "--format", "json"])
+        assert status.exit_code == 0, status.output
+        doc = json.loads(status.stdout)
+        assert doc["bootstrap"] == info.bootstrap and doc["healthy"] is True
+        assert doc["nodes"][0]["pid_alive"] and doc["nodes"][0]["port_open"]
+
+        again = runner.invoke(app, ["broker", "up"])
+        assert again.exit_code == 2
+        assert "already running" in again.stderr
+    finally:
+        down = runner.invoke(app, ["broker", "down"])
+    assert down.exit_code == 0, down.output
+    assert not pid_alive(node.pid)
+    assert not port_open(node.port)
+    assert not state_file.exists()
+    after = runner.invoke(app, ["broker", "status"])
+    assert after.exit_code == 2 and "no broker recorded" in after.stderr
+
+
+def test_down_leaves_a_process_that_is_not_ours_alone(twin_home: Path) -> None:
+    # A recorded pid that now belongs to some other program (pid reuse) must not be signalled.
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        info = ClusterInfo(
+            provider="kafka-local",
+            bootstrap="127.0.0.1:1",
+            nodes=[NodeInfo(node_id=1, port=1, pid=stranger.pid, properties=twin_home / "node-1.properties")],
+        )
+        save_state(info, twin_home / "broker" / "state.json")
+        result = runner.invoke(app, ["broker", "down"])
+        assert result.exit_code == 0, result.output
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_status_reports_a_dead_node_as_unhealthy(twin_home: Path) -> None:
+    info = ClusterInfo(
+        provider="kafka-local",
+        bootstrap="127.0.0.1:1",
+        nodes=[NodeInfo(node_id=1, port=1, pid=None, properties=twin_home / "p")],
+    )
+    save_state(info, twin_home / "broker" / "state.json")
+    result = runner.invoke(app, ["broker", "status", "--format", "json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["healthy"] is False
+
+
+def test_external_provider_up_needs_a_bootstrap(twin_home: Path) -> None:
+    result = runner.invoke(app, ["broker", "up", "--provider", "external"])
+    assert result.exit_code == 2
+    assert "--bootstrap" in result.stderr
