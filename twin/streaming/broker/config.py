@@ -25,6 +25,7 @@ class KafkaLocalConfig(BaseModel):
     heap_max_mb: int = Field(384, ge=128)
     gc_options: tuple[str, ...] = ("-XX:+UseSerialGC",)
     startup_timeout_s: float = Field(90.0, gt=0)
+    stop_grace_s: float = Field(15.0, ge=0)
     # How fast a dead node is fenced and dropped from ISR: short, so chaos tests see failover in seconds.
     broker_session_timeout_ms: int = 3000
     broker_heartbeat_interval_ms: int = 500

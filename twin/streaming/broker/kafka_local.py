@@ -156,9 +156,10 @@ class LocalKafkaCluster:
     def stop(self) -> None:
         """SIGTERM every node this cluster started (SIGKILL after a grace period); idempotent."""
         if self._info is not None:
-            for node in self._info.nodes:
-                if node.pid is not None and node.properties is not None:
-                    processes.stop_pid(node.pid, str(node.properties))
+            processes.stop_pids(
+                [(n.pid, str(n.properties)) for n in self._info.nodes if n.pid is not None and n.properties],
+                grace_s=self.config.stop_grace_s,
+            )
         for proc in self._procs.values():
             if proc.poll() is None:
                 proc.kill()

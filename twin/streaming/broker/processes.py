@@ -66,17 +66,28 @@ def reap(pid: int) -> None:
 
 def stop_pid(pid: int, marker: str, grace_s: float = 15.0) -> bool:
     """SIGTERM, then SIGKILL after `grace_s`. Returns False when the pid was not ours (left alone)."""
-    if not is_our_process(pid, marker):
-        return False
-    os.kill(pid, signal.SIGTERM)
+    return bool(stop_pids([(pid, marker)], grace_s))
+
+
+def stop_pids(targets: list[tuple[int, str]], grace_s: float = 15.0) -> list[int]:
+    """Stop several (pid, marker) processes together: all get SIGTERM at once (so a cluster's nodes shut
+    down in parallel, not one grace period after another), stragglers SIGKILL. Returns the pids stopped;
+    pids that are no longer ours are left alone."""
+    ours = [pid for pid, marker in targets if is_our_process(pid, marker)]
+    for pid in ours:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        reap(pid)
-        if not pid_alive(pid):
-            return True
-        time.sleep(0.1)
-    kill_pid(pid)
-    return True
+    remaining = list(ours)
+    while remaining and time.monotonic() < deadline:
+        for pid in remaining:
+            reap(pid)
+        remaining = [pid for pid in remaining if pid_alive(pid)]
+        if remaining:
+            time.sleep(0.1)
+    for pid in remaining:
+        kill_pid(pid)
+    return ours
 
 
 def kill_pid(pid: int, timeout_s: float = 10.0) -> None:
