@@ -27,14 +27,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the live tests use: kcat (a real third-party Kafka client). Skipped when present.
+# Debian packages the live tests use: kcat (a real third-party Kafka client), and Java 17 + Maven for the
+# Kafka broker and its jars. Only what is missing is installed.
 system-deps:
-	@command -v kcat >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null; \
-	  else echo "kcat missing: install it with 'sudo apt-get install kcat'"; fi; }
+	@missing=""; \
+	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (install with: sudo apt-get install$$missing)"; fi; \
+	fi
 
 # Apache Kafka jars via Maven into $(TWIN_CACHE)/kafka; offline and instant once cached.
-kafka: $(STAMP)
+kafka: $(STAMP) system-deps
 	$(TWIN) broker install
 
 demo: $(STAMP)
