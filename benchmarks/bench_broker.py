@@ -9,6 +9,7 @@ each node's JVM holds in memory (RSS) once ready, and what a cached `twin broker
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ def _one_start(nodes: int) -> dict[str, float | list[float]]:
 
 
 def measure(runs: int, runs3: int) -> dict[str, float | int]:
+    load_before = os.getloadavg()[0]
     install(paths().cache)  # warm: the timed call below must be the cached path
     t0 = time.perf_counter()
     _, ran = install(paths().cache)
@@ -61,6 +63,8 @@ def measure(runs: int, runs3: int) -> dict[str, float | int]:
         "rss1_median_mib": med(rss1),
         "rss3_median_mib": med(rss3),
         "rss3_max_mib": max(rss3),
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
     }
 
 
@@ -87,7 +91,8 @@ def render(m: dict[str, float | int]) -> str:
 
 `twin bench broker --runs {m["runs"]} --runs3 {m["runs3"]}` · Apache Kafka {KAFKA_VERSION} (KRaft, combined
 broker+controller nodes, `-Xms128m -Xmx384m -XX:+UseSerialGC`) on OpenJDK 17 · machine: 2 cores, 24 GiB,
-shared with other work · 2026-11-22. Start = `LocalKafkaCluster.start()`: write properties, format KRaft
+shared with other work (1-min load average {m["load_before"]:.1f} before, {m["load_after"]:.1f}
+after) · 2026-11-22. Start = `LocalKafkaCluster.start()`: write properties, format KRaft
 storage, launch the JVMs, until AdminClient metadata lists every broker.
 
 | measure | 1 node | 3 nodes | ratio 3 : 1 |
