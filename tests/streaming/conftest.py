@@ -12,13 +12,16 @@ from collections.abc import Iterator
 import pytest
 
 from twin.config import paths
-from twin.streaming.broker import LocalKafkaCluster, install
+from twin.streaming.broker import KafkaLocalConfig, LocalKafkaCluster, install
 
 
 def _cluster(nodes: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafkaCluster]:
     # Cached after the first run (`make test` installs first); Maven only runs on a fresh machine.
     install(paths().cache)
-    cluster = LocalKafkaCluster(nodes=nodes, data_dir=tmp_path_factory.mktemp(f"kafka{nodes}"))
+    config = KafkaLocalConfig(
+        nodes=nodes, data_dir=tmp_path_factory.mktemp(f"kafka{nodes}"), die_with_parent=True
+    )
+    cluster = LocalKafkaCluster(config=config)
     try:
         cluster.start()
         yield cluster

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,25 @@ def test_external_provider_up_needs_a_bootstrap(twin_home: Path) -> None:
     result = runner.invoke(app, ["broker", "up", "--provider", "external"])
     assert result.exit_code == 2
     assert "--bootstrap" in result.stderr
+
+
+@pytest.mark.live
+def test_nodes_started_with_die_with_parent_go_when_their_starter_dies(tmp_path: Path) -> None:
+    # The starter exits without stopping anything; the kernel must take its Kafka node down.
+    script = (
+        "import os\n"
+        "from twin.streaming.broker import KafkaLocalConfig, LocalKafkaCluster\n"
+        f"cfg = KafkaLocalConfig(nodes=1, data_dir={str(tmp_path)!r}, die_with_parent=True)\n"
+        "c = LocalKafkaCluster(config=cfg)\n"
+        "c.start()\n"
+        "print(c.nodes[0].pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    pid = int(out.stdout.strip())
+    deadline = time.monotonic() + 10
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not pid_alive(pid)

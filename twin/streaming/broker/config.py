@@ -26,6 +26,10 @@ class KafkaLocalConfig(BaseModel):
     gc_options: tuple[str, ...] = ("-XX:+UseSerialGC",)
     startup_timeout_s: float = Field(90.0, gt=0)
     stop_grace_s: float = Field(15.0, ge=0)
+    # Linux only: the kernel SIGKILLs the nodes if the starting process dies without stopping them
+    # (a test run killed outright must not leave JVMs behind). Off for `twin broker up`, whose nodes
+    # must outlive the command.
+    die_with_parent: bool = False
     # How fast a dead node is fenced and dropped from ISR: short, so chaos tests see failover in seconds.
     broker_session_timeout_ms: int = 3000
     broker_heartbeat_interval_ms: int = 500

@@ -45,6 +45,15 @@ def log_tail(path: Path | None, lines: int = 25) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec: ask for SIGKILL when the parent goes away."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def _quiet_logger() -> logging.Logger:
     # librdkafka logs every refused connection; the readiness probe expects those.
     logger = logging.getLogger("twin.streaming.broker.probe")
@@ -284,7 +293,12 @@ class LocalKafkaCluster:
         with node.log.open("ab") as log:
             # A session of its own: a Ctrl-C in the terminal that ran `twin broker up` does not reach it.
             proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if cfg.die_with_parent else None,
             )
         self._procs[index] = proc
         self._set_pid(index, proc.pid)
