@@ -13,7 +13,15 @@ from typer.testing import CliRunner
 
 from twin.cli.main import app
 from twin.config import paths
-from twin.streaming.broker import ClusterInfo, NodeInfo, install, load_state, metadata_brokers, save_state
+from twin.streaming.broker import (
+    ClusterInfo,
+    LocalKafkaCluster,
+    NodeInfo,
+    install,
+    load_state,
+    metadata_brokers,
+    save_state,
+)
 from twin.streaming.broker.processes import pid_alive, port_open
 
 runner = CliRunner()
@@ -113,3 +121,29 @@ def test_nodes_started_with_die_with_parent_go_when_their_starter_dies(tmp_path:
     while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not pid_alive(pid)
+
+
+@pytest.mark.live
+def test_external_provider_records_a_running_cluster_and_never_stops_it(
+    twin_home: Path, kafka_cluster: LocalKafkaCluster
+) -> None:
+    up = runner.invoke(
+        app,
+        [
+            "broker",
+            "up",
+            "--provider",
+            "external",
+            "--bootstrap",
+            kafka_cluster.bootstrap,
+            "--format",
+            "json",
+        ],
+    )
+    assert up.exit_code == 0, up.output
+    assert ClusterInfo.model_validate_json(up.stdout).provider == "external"
+    status = runner.invoke(app, ["broker", "status", "--format", "json"])
+    assert status.exit_code == 0 and json.loads(status.stdout)["bootstrap"] == kafka_cluster.bootstrap
+    down = runner.invoke(app, ["broker", "down"])
+    assert down.exit_code == 0
+    assert metadata_brokers(kafka_cluster.bootstrap) == 1

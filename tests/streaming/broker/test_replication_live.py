@@ -91,6 +91,8 @@ def test_acknowledged_messages_survive_killing_a_broker(kafka_cluster3: LocalKaf
             producer.flush(30)
             kafka_cluster3.kill(victim)
             killed = True
+            status = kafka_cluster3.status()
+            assert not status.healthy and not status.nodes[victim].port_open
     assert producer.flush(90) == 0
 
     assert len(acked) > KILL_AT

@@ -28,7 +28,8 @@ class KafkaLocalConfig(BaseModel):
     stop_grace_s: float = Field(15.0, ge=0)
     # Linux only: the kernel SIGKILLs the nodes if the starting process dies without stopping them
     # (a test run killed outright must not leave JVMs behind). Off for `twin broker up`, whose nodes
-    # must outlive the command.
+    # must outlive the command. The kernel ties this to the *thread* that started the node, so start
+    # and restart such nodes from a thread that lives as long as they should.
     die_with_parent: bool = False
     # How fast a dead node is fenced and dropped from ISR: short, so chaos tests see failover in seconds.
     broker_session_timeout_ms: int = 3000
