@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from pydantic import ValidationError
 
-from twin.streaming.contracts.topics import DLQ_TOPIC, topic
+from twin.streaming.contracts.topics import DLQ_TOPIC, TopicSpec, topic
 from twin.streaming.contracts.values import IngestDeadLetter
 from twin.streaming.decode import BatchDecoder
 from twin.streaming.envelope import encode, wrap
@@ -90,11 +90,13 @@ def replay(
     group_id: str = REPLAY_GROUP,
     progress: Callable[[ReplayResult], None] | None = None,
     repair: Callable[[bytes], bytes] | None = None,
+    specs: dict[str, TopicSpec] | None = None,
 ) -> ReplayResult:
     """Drain `ingest.dlq` once (until idle for `idle_timeout_s`), landing what now decodes.
 
     `tables` maps a source topic to its bronze table; letters for other topics are put back unchanged.
-    `repair`, if given, rewrites each original message first (a data fix for a known upstream bug).
+    `specs` overrides the contract looked up for a topic (an evolved or renamed one). `repair`, if
+    given, rewrites each original message first (a data fix for a known upstream bug).
     """
     result = ReplayResult()
     consumer = broker.consumer(group_id)
@@ -127,7 +129,10 @@ def replay(
                     send_dead_letter(producer, letter, source="twin/dlq-replay")
                     result.still_failing += 1
                     continue
-                decoder = decoders.setdefault(letter.source_topic, BatchDecoder(topic(letter.source_topic)))
+                decoder = decoders.setdefault(
+                    letter.source_topic,
+                    BatchDecoder((specs or {}).get(letter.source_topic) or topic(letter.source_topic)),
+                )
                 original = original_record(letter)
                 if repair is not None and original.value is not None:
                     original = replace(original, value=repair(original.value))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from twin.streaming.contracts.topics import topic
+from twin.streaming.contracts.topics import TopicSpec, topic
 from twin.streaming.decode import BatchDecoder, Decoded
 from twin.streaming.dlq import dead_letter, send_dead_letter
 from twin.streaming.port import Broker, BrokerError, Producer, Record, TopicPartition
@@ -39,6 +39,7 @@ INGEST_SOURCES: dict[str, tuple[str, str]] = {
     "nav": ("asset-management.nav.intraday", "nav_raw"),
 }
 TOPIC_TABLES: dict[str, str] = dict(INGEST_SOURCES.values())
+GROUP_JOIN_GRACE_S = 30.0
 
 
 class IngestConfig(BaseModel):
@@ -91,24 +92,25 @@ class Ingester:
         self,
         broker: Broker,
         warehouse: Warehouse,
-        topic_name: str,
+        topic_name: str | TopicSpec,
         table: str | None = None,
         *,
         config: IngestConfig | None = None,
         group_id: str | None = None,
         dlq_producer: Producer | None = None,
         on_written: BatchHook | None = None,
+        consumer_config: dict[str, str | int | float | bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spec = topic(topic_name)
-        self.table = table or TOPIC_TABLES[topic_name]
+        self.table = table or TOPIC_TABLES[self.spec.name]
         self.config = config or IngestConfig()
         self.group_id = group_id or f"twin-ingest-{self.table}"
         self.name = f"twin/ingest/{self.table}"
         self.warehouse = warehouse
         self.decoder = BatchDecoder(self.spec)
         self.stats = IngestStats()
-        self._consumer = broker.consumer(self.group_id)
+        self._consumer = broker.consumer(self.group_id, **(consumer_config or {}))
         self._consumer.subscribe([self.spec.name])
         self._dlq = dlq_producer or broker.producer()
         self._on_written = on_written
@@ -121,6 +123,7 @@ class Ingester:
         self._paused = False
         self._retry_at = 0.0
         self._stop = threading.Event()
+        self._evolved = False
 
     # -- the consumer side -----------------------------------------------------------------------
     def _commit_done(self) -> None:
@@ -233,9 +236,34 @@ class Ingester:
             self._on_written(batch, visible)
         return True
 
+    def _evolve_table(self, schema: pa.Schema) -> None:
+        """Add columns a newer (BACKWARD-compatible) contract introduced, as Snowpipe's schema evolution
+        does; existing rows read them as NULL."""
+        if self._evolved:
+            return
+        con = self.warehouse.con.cursor()
+        try:
+            have = {
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = 'bronze' AND table_name = ?",
+                    [self.table],
+                ).fetchall()
+            }
+            for f in schema:
+                if have and f.name not in have:
+                    con.execute(
+                        f'ALTER TABLE bronze.{self.table} ADD COLUMN "{f.name}" {duckdb_type(f.type)}'
+                    ).fetchall()
+        finally:
+            con.close()
+        self._evolved = True
+
     def _write(self, batch: Batch) -> None:
         d = batch.decoded
         if d.table.num_rows:
+            self._evolve_table(d.table.schema)
             new = self.warehouse.append_bronze(
                 self.table,
                 d.table,
@@ -290,12 +318,12 @@ class Ingester:
         stop = stop or threading.Event()
         writer = threading.Thread(target=self._writer_loop, name=f"{self.name}-writer", daemon=True)
         writer.start()
-        idle_since = self._clock()
+        started = idle_since = self._clock()
         try:
             while not stop.is_set():
-                if self.poll_once():
+                if self.poll_once() or not self._settled(started):
                     idle_since = self._clock()
-                elif until_idle_s is not None and self._idle_for(idle_since) > until_idle_s:
+                elif until_idle_s is not None and self._clock() - idle_since > until_idle_s:
                     break
         finally:
             self._stop.set()
@@ -304,14 +332,28 @@ class Ingester:
             self.stats.state = "stopped"
         return self.stats
 
-    def _idle_for(self, since: float) -> float:
+    def _settled(self, started: float) -> bool:
+        """Nothing buffered or queued, and the group has been joined (a real broker takes seconds)."""
         with self._cond:
-            busy = bool(self._queue or self._buffer)
-        return 0.0 if busy else self._clock() - since
+            if self._queue or self._buffer:
+                return False
+        return bool(self._consumer.assignment()) or self._clock() - started > GROUP_JOIN_GRACE_S
 
     def close(self) -> None:
         self._consumer.close()
 
 
-def table_for(batch: Batch) -> pa.Table:
-    return batch.decoded.table
+def duckdb_type(t: pa.DataType) -> str:
+    if pa.types.is_decimal(t):
+        return f"DECIMAL({t.precision},{t.scale})"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMP"
+    simple = {
+        pa.string(): "VARCHAR",
+        pa.int64(): "BIGINT",
+        pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN",
+        pa.date32(): "DATE",
+        pa.int32(): "INTEGER",
+    }
+    return simple[t]

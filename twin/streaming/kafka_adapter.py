@@ -43,6 +43,8 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     "enable.auto.commit": False,
     "auto.offset.reset": "earliest",
     "partition.assignment.strategy": "range",
+    # A crashed ingester's partitions move to its replacement after this long (Kafka's default is 45 s).
+    "session.timeout.ms": 10_000,
     # Bigger fetches amortise per-request overhead at 100k+ events/s.
     "fetch.max.bytes": 64 * 1024 * 1024,
     "queued.max.messages.kbytes": 256 * 1024,

@@ -64,7 +64,7 @@ class ContractProducer:
 
     def envelope(
         self,
-        topic_name: str,
+        topic_name: str | TopicSpec,
         payload: BaseModel | Mapping[str, Any],
         *,
         event_id: str | None = None,
@@ -89,7 +89,7 @@ class ContractProducer:
 
     def send(
         self,
-        topic_name: str,
+        topic_name: str | TopicSpec,
         payload: BaseModel | Mapping[str, Any],
         **envelope_kw: Any,
     ) -> CloudEvent:

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from twin.domain.entities import BalanceUpdate, CrmSignal, NavPoint, Position, Side, Trade
+from twin.streaming.contracts.topics import TopicSpec
 from twin.streaming.producer import ContractProducer
 
 N_ACCOUNTS = 5_000
@@ -145,6 +146,7 @@ def produce(
     duration_s: float | None = None,
     count: int | None = None,
     seed: int = 0,
+    topic: str | TopicSpec | None = None,
     dup_rate: float = 0.002,
     late_rate: float = 0.002,
     tick_s: float = 0.005,
@@ -160,6 +162,7 @@ def produce(
     if duration_s is None and count is None:
         raise ValueError("give duration_s or count")
     rate = rate or source.rate
+    target = topic or source.topic
     total = count if count is not None else int(rate * (duration_s or 0))
     rng = random.Random(seed)
     recent: list[tuple[str, BaseModel]] = []
@@ -171,7 +174,7 @@ def produce(
             now = datetime.now(UTC)
             if recent and rng.random() < dup_rate:
                 original_id, value = rng.choice(recent)
-                producer.send(source.topic, value, dupof=original_id)
+                producer.send(target, value, dupof=original_id)
                 dups += 1
             else:
                 value = source.make(rng, sent, now)
@@ -179,7 +182,7 @@ def produce(
                 if is_late:
                     value = _shift_back(value, source.time_field, timedelta(minutes=rng.randint(1, 30)))
                     late += 1
-                event = producer.send(source.topic, value, late=is_late)
+                event = producer.send(target, value, late=is_late)
                 if len(recent) < 1000:
                     recent.append((event.id, value))
                 else:

@@ -107,7 +107,10 @@ TOPICS: dict[str, TopicSpec] = {
 DLQ_TOPIC = "ingest.dlq"
 
 
-def topic(name: str) -> TopicSpec:
+def topic(name: str | TopicSpec) -> TopicSpec:
+    """The contract for a topic name (a TopicSpec passes through: tests and evolutions bring their own)."""
+    if isinstance(name, TopicSpec):
+        return name
     try:
         return TOPICS[name]
     except KeyError:
