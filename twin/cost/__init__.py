@@ -1,0 +1,1 @@
+"""The parametric cost model: warehouse compute, cache savings, egress and storage."""

@@ -1,0 +1,113 @@
+"""What a run records: latency histograms per operation (HDR), errors, freshness, and a timeline."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from hdrh.histogram import HdrHistogram
+
+_US_MAX = 24 * 3600 * 1_000_000  # a day, in microseconds
+
+
+def _hist() -> HdrHistogram:
+    return HdrHistogram(1, _US_MAX, 3)
+
+
+@dataclass
+class OpStats:
+    hist: HdrHistogram = field(default_factory=_hist)
+    count: int = 0
+    errors: int = 0
+    denied: int = 0
+    stale: int = 0
+
+    def record(self, seconds: float) -> None:
+        self.count += 1
+        self.hist.record_value(max(1, min(_US_MAX, round(seconds * 1e6))))
+
+    def summary(self) -> dict[str, float | int]:
+        ok = self.hist.get_total_count()
+        q = self.hist.get_value_at_percentile
+        return {
+            "count": self.count,
+            "errors": self.errors,
+            "denied": self.denied,
+            "stale": self.stale,
+            "p50_ms": q(50) / 1000 if ok else 0.0,
+            "p95_ms": q(95) / 1000 if ok else 0.0,
+            "p99_ms": q(99) / 1000 if ok else 0.0,
+            "max_ms": self.hist.get_max_value() / 1000 if ok else 0.0,
+            "mean_ms": round(self.hist.get_mean_value() / 1000, 3) if ok else 0.0,
+        }
+
+
+@dataclass
+class Bucket:
+    requests: int = 0
+    errors: int = 0
+    hits: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+class Recorder:
+    def __init__(self, bucket_s: float) -> None:
+        self.bucket_s = bucket_s
+        self.ops: dict[str, OpStats] = defaultdict(OpStats)
+        self.all = OpStats()
+        self.freshness = _hist()
+        self.staleness = _hist()
+        self.buckets: dict[int, Bucket] = defaultdict(Bucket)
+        self.misses_at: list[tuple[float, float]] = []  # (start, compute seconds) of warehouse calls
+        self.keys: list[tuple[float, str]] = []  # (time, cache key) of every cached lookup, for sweeps
+
+    def request(self, op: str, now: float, latency_s: float, *, hit: bool) -> None:
+        self.ops[op].record(latency_s)
+        self.all.record(latency_s)
+        b = self.buckets[int(now // self.bucket_s)]
+        b.requests += 1
+        b.hits += hit
+        b.latencies.append(latency_s)
+
+    def error(self, op: str, now: float, *, denied: bool = False) -> None:
+        stats = self.ops[op]
+        stats.count += 1
+        self.all.count += 1
+        if denied:
+            stats.denied += 1
+            self.all.denied += 1
+        else:
+            stats.errors += 1
+            self.all.errors += 1
+        b = self.buckets[int(now // self.bucket_s)]
+        b.requests += 1
+        b.errors += not denied
+
+    def served_age(self, age_s: float, *, stale: bool) -> None:
+        v = max(1, min(_US_MAX, round(age_s * 1e6)))
+        self.freshness.record_value(v)
+        if stale:
+            self.staleness.record_value(v)
+
+    def timeline(self, duration_s: float) -> dict[str, list[float]]:
+        n = max(1, int(-(-duration_s // self.bucket_s)))
+        t, req, err, p95, hit = [], [], [], [], []
+        for i in range(n):
+            b = self.buckets.get(i, Bucket())
+            t.append(i * self.bucket_s)
+            req.append(b.requests / self.bucket_s)
+            err.append(b.errors)
+            lat = sorted(b.latencies)
+            p95.append(round(lat[int(0.95 * (len(lat) - 1))] * 1000, 3) if lat else 0.0)
+            hit.append(round(b.hits / b.requests, 4) if b.requests else 0.0)
+        return {"t_s": t, "throughput_rps": req, "errors": err, "p95_ms": p95, "cache_hit_rate": hit}
+
+
+def hist_summary_s(h: HdrHistogram) -> dict[str, float | int]:
+    n = h.get_total_count()
+    return {
+        "count": n,
+        "p50_s": h.get_value_at_percentile(50) / 1e6 if n else 0.0,
+        "p95_s": h.get_value_at_percentile(95) / 1e6 if n else 0.0,
+        "max_s": h.get_max_value() / 1e6 if n else 0.0,
+    }

@@ -1,0 +1,125 @@
+"""The platform port: what a simulated persona can ask of the platform.
+
+Personas never touch DuckDB directly; they call a `PlatformPort`. The governed adapter here runs each
+call through the governance layer's secure session for the persona's claims (real policies, real
+DuckDB). The API tier and the entitlement workflow will add adapters behind the same port.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from twin.cache.keys import CacheScope
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+class Denied(RuntimeError):
+    """The governance layer refused the query for this caller."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user: str
+    role: str
+    department: str | None = None
+    secondary_roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    rows: int
+    duration_s: float  # wall time of the real call
+
+
+class PlatformPort(Protocol):
+    name: str
+
+    def query(self, caller: Caller, sql: str, params: list[Any]) -> Outcome: ...
+    def sample_keys(self, table: str, column: str, limit: int) -> list[Any]: ...
+    def refresh_gold(self) -> float: ...
+    def cache_scope(self, caller: Caller) -> CacheScope: ...
+    def close(self) -> None: ...
+
+
+class GovernedDuckDB:
+    """Queries go through `twin.governance.session.open_session` with the persona's claims."""
+
+    name = "governed-duckdb"
+
+    def __init__(self, db_path: str | Path) -> None:
+        from twin.governance import session as gov
+        from twin.warehouse.engine import Warehouse
+
+        self._gov = gov
+        self.wh = Warehouse(db_path)
+        self._sessions: dict[tuple[str, str | None, tuple[str, ...]], Any] = {}
+
+    def _session(self, caller: Caller) -> Any:
+        scope = (caller.role, caller.department, caller.secondary_roles)
+        s = self._sessions.get(scope)
+        if s is None:
+            claims = self._gov.Claims(
+                user=caller.user,
+                role=caller.role,
+                department=caller.department,
+                secondary_roles=list(caller.secondary_roles),
+            )
+            s = self._gov.open_session(self.wh, claims)
+            self._sessions[scope] = s
+        return s
+
+    def query(self, caller: Caller, sql: str, params: list[Any]) -> Outcome:
+        from twin.governance.errors import QueryDenied
+
+        t0 = time.perf_counter()
+        try:
+            result = self._session(caller).query(sql, params or None)
+        except QueryDenied as e:
+            raise Denied(str(e)) from e
+        return Outcome(rows=int(result.row_count), duration_s=time.perf_counter() - t0)
+
+    def sample_keys(self, table: str, column: str, limit: int) -> list[Any]:
+        return _sample_keys(self.wh.con, table, column, limit)
+
+    def refresh_gold(self) -> float:
+        t0 = time.perf_counter()
+        try:
+            from twin.warehouse.refresh import refresh_gold
+        except ImportError:
+            return 0.0
+        refresh_gold(self.wh)
+        return time.perf_counter() - t0
+
+    def cache_scope(self, caller: Caller) -> CacheScope:
+        # Policies key on role, department and secondary roles; the user is not part of any
+        # policy predicate today, so advisors of one department share entries.
+        return CacheScope.of(caller.role, caller.department, caller.secondary_roles)
+
+    def close(self) -> None:
+        for s in self._sessions.values():
+            close = getattr(s, "close", None)
+            if close:
+                close()
+        self.wh.close()
+
+
+def _sample_keys(con: Any, table: str, column: str, limit: int) -> list[Any]:
+    if not (_IDENT.match(table) and _IDENT.match(column)):
+        raise ValueError(f"not a plain identifier: {table}.{column}")
+    rows = con.execute(
+        f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL ORDER BY 1 LIMIT {int(limit)}"
+    ).fetchall()
+    if not rows:
+        raise ValueError(f"{table}.{column} has no values to sample keys from")
+    return [r[0] for r in rows]
+
+
+def open_platform(db_path: str | Path) -> PlatformPort:
+    if not Path(db_path).exists():
+        raise FileNotFoundError(f"no warehouse at {db_path}; run `twin warehouse build` first")
+    return GovernedDuckDB(db_path)

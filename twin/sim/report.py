@@ -1,0 +1,119 @@
+"""A run's outputs: report.json (the numbers), junit.xml (one test case per SLA), report.html (plots).
+
+report.json holds only what the simulation determines, so the same seed and calibration give the same
+bytes; wall-clock figures go to run.json beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from twin.cost.summary import cost_summary
+from twin.sim.durations import format_clock
+from twin.sim.faults import windows
+from twin.sim.metrics import hist_summary_s
+from twin.sim.runner import RunResult
+from twin.sim.sla import SlaResult, evaluate
+
+REPORT_VERSION = 1
+
+
+def build_report(result: RunResult) -> dict[str, Any]:
+    s, rec = result.scenario, result.recorder
+    overall = rec.all.summary()
+    ops = {name: rec.ops[name].summary() for name in sorted(rec.ops)}
+    total = overall["count"]
+    availability = (total - overall["errors"]) / total if total else 1.0
+    fresh = hist_summary_s(rec.freshness)
+    stale = hist_summary_s(rec.staleness)
+    advisors = sum(p.count for p in s.personas)
+    per_user = sum(p.count * p.requests_per_day for p in s.personas) / advisors if advisors else 0.0
+    keyed = [op.key.limit for op in s.operations.values() if op.key]
+    report: dict[str, Any] = {
+        "version": REPORT_VERSION,
+        "scenario": s.name,
+        "seed": s.seed,
+        "mode": result.mode,
+        "platform": result.platform_name,
+        "start": format_clock(s.start),
+        "duration_s": s.duration,
+        "calibration": {op: _median_ms(v) for op, v in sorted(result.calibration.samples.items())},
+        "operations": ops,
+        "overall": overall,
+        "availability": round(availability, 6),
+        "error_rate": round(overall["errors"] / total, 6) if total else 0.0,
+        "cache": result.cache_stats,
+        "freshness": fresh,
+        "staleness": stale,
+        "entitlement": {
+            "count": 0,
+            "p50_ms": 0.0,
+            "p95_ms": 0.0,
+            "p99_ms": 0.0,
+            "note": "the entitlement workflow is not in the runner yet",
+        },
+        "events": result.events,
+        "refreshes": result.refreshes,
+        "faults": [
+            {"kind": w.kind, "start_s": w.start, "end_s": w.end, "latency_ms": w.latency_ms, "nodes": w.nodes}
+            for w in windows(s)
+        ],
+        "failover": result.failover,
+        "timeline": rec.timeline(s.duration),
+    }
+    report["cost"] = cost_summary(
+        s.cost,
+        users=advisors,
+        queries_per_user_per_day=per_user,
+        queries=total,
+        hit_rate=result.cache_stats["hit_rate"],
+        duration_s=s.duration,
+        warehouse_calls=rec.misses_at,
+        keys=rec.keys,
+        sweep=s.sweep,
+        n_keys=keyed[0] if keyed else 1,
+        seed=s.seed,
+    )
+    report["slas"] = [r.model_dump() for r in evaluate(report, s.slas)]
+    return report
+
+
+def _median_ms(values: list[float]) -> float:
+    v = sorted(values)
+    return round(v[len(v) // 2] * 1000, 4) if v else 0.0
+
+
+def junit_xml(suite: str, results: list[SlaResult]) -> str:
+    failures = sum(not r.passed for r in results)
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuite name={quoteattr(suite)} tests="{len(results)}" failures="{failures}">',
+    ]
+    for r in results:
+        name = quoteattr(r.name)
+        lines.append(f"  <testcase classname={quoteattr('sla.' + suite)} name={name}>")
+        if not r.passed:
+            msg = f"{r.metric}{' of ' + r.operation if r.operation else ''}: {r.actual} not {r.bound}"
+            lines.append(f"    <failure message={quoteattr(msg)}>{escape(msg)}</failure>")
+        elif r.note:
+            lines.append(f"    <system-out>{escape(r.note)}</system-out>")
+        lines.append("  </testcase>")
+    lines.append("</testsuite>")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: RunResult, out_dir: Path) -> dict[str, Any]:
+    from twin.sim.html import render_html
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = build_report(result)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    result.calibration.save(out_dir / "calibration.json")
+    (out_dir / "run.json").write_text(json.dumps({"wall": result.wall}, indent=1) + "\n")
+    slas = [SlaResult.model_validate(r) for r in report["slas"]]
+    (out_dir / "junit.xml").write_text(junit_xml(result.scenario.name, slas))
+    (out_dir / "report.html").write_text(render_html(report))
+    return report

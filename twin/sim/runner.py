@@ -1,0 +1,399 @@
+"""The scenario runner: SimPy processes for personas, event sources, gold refreshes and faults.
+
+Time is simulated seconds since the scenario start. Each persona call runs the platform's real code
+(through the platform port) at the moment the simulated request reaches the warehouse; virtual time
+then advances by a service time sampled from the run's calibration (or by the call's own measured
+time with `measured=True`), plus a modelled network latency.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import itertools
+import math
+import random
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from twin.cache.keys import cache_key
+from twin.cache.result_cache import ResultCache
+from twin.sim.calibration import Calibration, machine_label
+from twin.sim.faults import FaultState, windows
+from twin.sim.metrics import Recorder
+from twin.sim.platform import Caller, Denied, PlatformPort
+from twin.sim.scenario import FailoverStrategy, KeySpec, Scenario
+from twin.sim.transport import CountingTransport, EventTransport
+
+REFRESH_OP = "gold_refresh"
+CACHE_OP = "cache_lookup"
+DEFAULT_FAILOVER = FailoverStrategy(name="active_passive", rto=3600.0, rpo=21600.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    rows: int
+    as_of: float  # simulated time the gold data reflects
+
+
+@dataclass
+class RunOptions:
+    measured: bool = False
+    calibration: Calibration | None = None
+    transport: EventTransport | None = None
+    realtime_speed: float | None = None  # live: simulated seconds per wall second
+    progress: Callable[[float, float], None] | None = None
+    strategy: FailoverStrategy | None = None
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    recorder: Recorder
+    calibration: Calibration
+    cache_stats: dict[str, Any]
+    events: dict[str, Any]
+    refreshes: dict[str, int]
+    failover: dict[str, Any] | None
+    platform_name: str
+    mode: str
+    wall: dict[str, float] = field(default_factory=dict)
+
+
+class KeyPicker:
+    """Picks a key with Zipf (or uniform) popularity; ranks are shuffled with the seed so the most
+    popular key is not simply the smallest id."""
+
+    def __init__(self, keys: list[Any], spec: KeySpec, rng: random.Random) -> None:
+        self.keys = list(keys)
+        rng.shuffle(self.keys)
+        if spec.popularity == "zipf":
+            weights = [1.0 / (i + 1) ** spec.zipf_s for i in range(len(self.keys))]
+        else:
+            weights = [1.0] * len(self.keys)
+        self.cum = list(itertools.accumulate(weights))
+
+    def pick(self, rng: random.Random) -> Any:
+        i = bisect.bisect_right(self.cum, rng.random() * self.cum[-1])
+        return self.keys[min(i, len(self.keys) - 1)]
+
+
+def sample_keys(scenario: Scenario, platform: PlatformPort) -> dict[str, KeyPicker]:
+    rng = random.Random(scenario.seed ^ 0x5EED)
+    out = {}
+    for name, op in sorted(scenario.operations.items()):
+        if op.key is not None:
+            keys = platform.sample_keys(op.key.table, op.key.column, op.key.limit)
+            out[name] = KeyPicker(keys, op.key, rng)
+    return out
+
+
+def _callers(scenario: Scenario) -> dict[str, Caller]:
+    """One representative caller per operation, for calibration: the first persona that uses it."""
+    out: dict[str, Caller] = {}
+    for p in scenario.personas:
+        for op in p.mix:
+            out.setdefault(op, Caller(f"{p.name}-0000", p.role, p.department, tuple(p.secondary_roles)))
+    return out
+
+
+def calibrate(scenario: Scenario, platform: PlatformPort, pickers: dict[str, KeyPicker]) -> Calibration:
+    rng = random.Random(scenario.seed ^ 0xCA1)
+    n = scenario.platform.calibration_samples
+    samples: dict[str, list[float]] = {}
+    for op_name, caller in sorted(_callers(scenario).items()):
+        op = scenario.operations[op_name]
+        times = []
+        for i in range(n + 1):
+            params = [pickers[op_name].pick(rng)] if op_name in pickers else []
+            t0 = time.perf_counter()
+            with contextlib.suppress(Denied):
+                platform.query(caller, op.sql, params)
+            if i:  # the first call warms DuckDB's caches and is not representative
+                times.append(time.perf_counter() - t0)
+        samples[op_name] = times
+    samples[REFRESH_OP] = [platform.refresh_gold()]
+    cache = ResultCache()
+    scope = platform.cache_scope(Caller("calibration", "CALIBRATION"))
+    lookups = []
+    for i in range(200):
+        t0 = time.perf_counter()
+        key = cache_key(scope, "select 1", [i % 20])
+        if cache.lookup(key) is None:
+            cache.store(key, i)
+        lookups.append(time.perf_counter() - t0)
+    samples[CACHE_OP] = lookups[::10]
+    return Calibration(machine=machine_label(), samples=samples)
+
+
+class _Sim:
+    def __init__(
+        self,
+        scenario: Scenario,
+        platform: PlatformPort,
+        pickers: dict[str, KeyPicker],
+        calibration: Calibration,
+        opts: RunOptions,
+    ) -> None:
+        self.s = scenario
+        self.platform = platform
+        self.pickers = pickers
+        self.cal = calibration
+        self.opts = opts
+        if opts.realtime_speed:
+            self.env: simpy.Environment = simpy.RealtimeEnvironment(
+                factor=1.0 / opts.realtime_speed, strict=False
+            )
+        else:
+            self.env = simpy.Environment()
+        cfg = scenario.platform
+        self.api = simpy.Resource(self.env, capacity=cfg.api_workers)
+        self.wh = simpy.Resource(self.env, capacity=cfg.warehouse_slots)
+        self.cache = ResultCache(
+            ttl_s=cfg.cache.ttl,
+            max_entries=cfg.cache.max_entries,
+            clock=lambda: self.env.now,
+            stale_fallback=cfg.cache.stale_fallback,
+        )
+        self.faults = FaultState(windows(scenario))
+        self.rng = random.Random(scenario.seed)
+        self.rec = Recorder(bucket_s=60.0 if scenario.duration <= 6 * 3600 else 300.0)
+        self.service = {op: self.cal.sampler(op) for op in scenario.operations if op in self.cal.samples}
+        self.cache_time = self.cal.sampler(CACHE_OP)
+        self.refresh_time = self.cal.sampler(REFRESH_OP)
+        self.transport = opts.transport or CountingTransport()
+        self.gold_as_of = 0.0
+        self.lag_s = cfg.ingest_latency
+        self.refreshes = {"done": 0, "failed": 0}
+        self.events = {"emitted": 0, "accepted": 0, "failed": 0, "max_lag_s": cfg.ingest_latency}
+        self.per_source: dict[str, int] = {}
+        self.platform_s = 0.0  # wall seconds spent inside real platform calls
+        self.strategy = opts.strategy
+        region = self.faults.first("region_lost")
+        if region is not None and self.strategy is None:
+            self.strategy = scenario.failover[0] if scenario.failover else DEFAULT_FAILOVER
+        self.region = region
+        self.region_restored = False
+
+    # -- fault helpers -------------------------------------------------------------------------
+
+    def region_down(self, t: float) -> bool:
+        r = self.region
+        return r is not None and self.strategy is not None and r.start <= t < r.start + self.strategy.rto
+
+    def warehouse_down(self, t: float) -> bool:
+        return self.faults.on("warehouse_down", t) or self.region_down(t)
+
+    # -- processes -----------------------------------------------------------------------------
+
+    def persona(self, p_idx: int, idx: int) -> Generator[simpy.Event, Any, None]:
+        s, env, rng = self.s, self.env, self.rng
+        p = s.personas[p_idx]
+        caller = Caller(f"{p.name}-{idx:04d}", p.role, p.department, tuple(p.secondary_roles))
+        scope = self.platform.cache_scope(caller)
+        w = p.hourly_weights()
+        wmax = max(w)
+        lam_max = p.requests_per_day * wmax / 3600.0
+        ops = list(p.mix)
+        cum = list(itertools.accumulate(p.mix[o] for o in ops))
+        next_t = env.now
+        while True:
+            while True:  # non-homogeneous Poisson arrivals by thinning
+                next_t += rng.expovariate(lam_max)
+                if next_t >= s.duration:
+                    return
+                hour = int(((s.start + next_t) % 86400) // 3600)
+                if rng.random() * wmax < w[hour]:
+                    break
+            if next_t > env.now:
+                yield env.timeout(next_t - env.now)
+            op = ops[min(bisect.bisect_right(cum, rng.random() * cum[-1]), len(ops) - 1)]
+            yield from self.request(caller, scope, op)
+            next_t = max(next_t, env.now + p.think_time)
+
+    def request(self, caller: Caller, scope: Any, op_name: str) -> Generator[simpy.Event, Any, None]:
+        env, rng, rec = self.env, self.rng, self.rec
+        t0 = env.now
+        op = self.s.operations[op_name]
+        picker = self.pickers.get(op_name)
+        params = [picker.pick(rng)] if picker is not None else []
+        net_cfg = self.s.platform.network
+        net_ms = net_cfg.mean_ms + (rng.random() * 2 - 1) * net_cfg.jitter_ms
+        net_ms += self.faults.extra_latency_ms("network_latency", t0)
+        if "crm" in op.depends_on:
+            net_ms += self.faults.extra_latency_ms("crm_latency", t0)
+        net_s = max(0.0, net_ms) / 1000.0
+        if self.region_down(t0):
+            yield env.timeout(net_s)
+            rec.error(op_name, env.now)
+            return
+        cached = self.s.platform.cache.enabled
+        with self.api.request() as worker:
+            yield worker
+            key = cache_key(scope, op.sql, params) if cached else ""
+            if cached:
+                rec.keys.append((env.now, key))
+                yield env.timeout(self.cache_time(rng))
+                found = self.cache.lookup(key)
+                if found is not None:
+                    yield env.timeout(net_s)
+                    rec.request(op_name, env.now, env.now - t0, hit=True)
+                    rec.served_age(env.now - found.value.as_of, stale=False)
+                    return
+            if self.warehouse_down(env.now):
+                stale = self.cache.fallback(key) if cached else None
+                yield env.timeout(net_s)
+                if stale is None:
+                    rec.error(op_name, env.now)
+                else:
+                    rec.ops[op_name].stale += 1
+                    rec.request(op_name, env.now, env.now - t0, hit=True)
+                    rec.served_age(env.now - stale.value.as_of, stale=True)
+                return
+            with self.wh.request() as slot:
+                yield slot
+                w0 = time.perf_counter()
+                try:
+                    outcome = self.platform.query(caller, op.sql, params)
+                except Denied:
+                    self.platform_s += time.perf_counter() - w0
+                    yield env.timeout(net_s)
+                    rec.error(op_name, env.now, denied=True)
+                    return
+                self.platform_s += time.perf_counter() - w0
+                service = outcome.duration_s if self.opts.measured else self.service[op_name](rng)
+                rec.misses_at.append((env.now, service))
+                yield env.timeout(service)
+            value = Served(outcome.rows, self.gold_as_of)
+            if cached:
+                self.cache.store(key, value)
+        yield env.timeout(net_s)
+        rec.request(op_name, env.now, env.now - t0, hit=False)
+        rec.served_age(env.now - value.as_of, stale=False)
+
+    def refresher(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        every = self.s.platform.gold_refresh_every
+        while True:
+            yield env.timeout(every)
+            if self.warehouse_down(env.now):
+                self.refreshes["failed"] += 1
+                continue
+            with self.wh.request() as slot:
+                yield slot
+                cutoff = env.now - self.lag_s
+                if self.opts.measured:
+                    w0 = time.perf_counter()
+                    took = self.platform.refresh_gold()
+                    self.platform_s += time.perf_counter() - w0
+                else:
+                    took = self.refresh_time(self.rng)
+                yield env.timeout(took)
+            self.gold_as_of = max(self.gold_as_of, cutoff)
+            self.refreshes["done"] += 1
+
+    def sources(self) -> Generator[simpy.Event, Any, None]:
+        """Event sources aggregated per simulated second, feeding a backlog the brokers drain."""
+        env, cfg = self.env, self.s.platform
+        rng = random.Random(self.s.seed ^ 0xE7E)
+        backlog = 0.0
+        min_isr = min(2, cfg.broker_nodes)
+        while env.now < self.s.duration:
+            t = env.now
+            nodes_up = max(0, cfg.broker_nodes - self.faults.nodes_lost(t))
+            if self.region_down(t):
+                nodes_up = 0
+            capacity = nodes_up * cfg.ingest_capacity_per_node
+            for src in self.s.event_sources:
+                n = max(0, round(rng.gauss(src.rate, math.sqrt(src.rate))))
+                self.events["emitted"] += n
+                if nodes_up < min_isr:  # acks=all cannot be satisfied: producers get errors
+                    self.events["failed"] += n
+                    continue
+                accepted = self.transport.emit(src.name, src.topic, n, t)
+                self.per_source[src.name] = self.per_source.get(src.name, 0) + accepted
+                self.events["accepted"] += accepted
+                backlog += accepted
+            drained = min(backlog, capacity)
+            backlog -= drained
+            self.lag_s = cfg.ingest_latency + (backlog / capacity if capacity else 0.0)
+            self.events["max_lag_s"] = max(self.events["max_lag_s"], round(self.lag_s, 3))
+            yield env.timeout(1.0)
+
+    def region_failover(self) -> Generator[simpy.Event, Any, None]:
+        assert self.region is not None and self.strategy is not None
+        yield self.env.timeout(self.region.start)
+        self.cache.invalidate()  # the region's cache goes with it
+        yield self.env.timeout(self.strategy.rto)
+        # the standby comes up with data as of its last replication point
+        self.gold_as_of = min(self.gold_as_of, self.region.start - self.strategy.rpo)
+
+    def run(self) -> None:
+        env, s = self.env, self.s
+        for p_idx, p in enumerate(s.personas):
+            for i in range(p.count):
+                env.process(self.persona(p_idx, i))
+        env.process(self.refresher())
+        if s.event_sources:
+            env.process(self.sources())
+        if self.region is not None:
+            env.process(self.region_failover())
+        step = max(1.0, s.duration / 100)
+        t = 0.0
+        while t < s.duration:
+            t = min(s.duration, t + step)
+            env.run(until=t)
+            if self.opts.progress:
+                self.opts.progress(t, s.duration)
+
+
+def run_scenario(scenario: Scenario, platform: PlatformPort, opts: RunOptions | None = None) -> RunResult:
+    opts = opts or RunOptions()
+    wall0 = time.perf_counter()
+    pickers = sample_keys(scenario, platform)
+    calibration = opts.calibration or calibrate(scenario, platform, pickers)
+    missing = [op for op in scenario.operations if op not in calibration.samples]
+    if missing and not opts.measured:
+        raise ValueError(f"calibration has no samples for: {', '.join(missing)}")
+    # a fresh draw of key ranks per run from the seed, independent of calibration's draws
+    pickers = sample_keys(scenario, platform)
+    sim = _Sim(scenario, platform, pickers, calibration, opts)
+    sim_wall0 = time.perf_counter()
+    sim.run()
+    sim_wall = time.perf_counter() - sim_wall0
+    failover = None
+    if sim.region is not None and sim.strategy is not None:
+        rate = sum(src.rate for src in scenario.event_sources)
+        failover = {
+            "strategy": sim.strategy.name,
+            "rto_s": sim.strategy.rto,
+            "rpo_s": sim.strategy.rpo,
+            "region_lost_at_s": sim.region.start,
+            "data_loss_window_s": min(sim.strategy.rpo, sim.region.start),
+            "events_lost": round(rate * min(sim.strategy.rpo, sim.region.start)),
+        }
+    events = dict(sim.events)
+    events["per_source"] = dict(sorted(sim.per_source.items()))
+    events["max_lag_s"] = round(events["max_lag_s"], 3)
+    stats = sim.cache.stats
+    return RunResult(
+        scenario=scenario,
+        recorder=sim.rec,
+        calibration=calibration,
+        cache_stats={**stats.model_dump(), "hit_rate": round(stats.hit_rate, 4)},
+        events=events,
+        refreshes=sim.refreshes,
+        failover=failover,
+        platform_name=platform.name,
+        mode="live" if opts.realtime_speed else "sim",
+        wall={
+            "total_s": round(time.perf_counter() - wall0, 3),
+            "simulation_s": round(sim_wall, 3),
+            "platform_s": round(sim.platform_s, 3),
+            "simulated_s_per_wall_s": round(scenario.duration / sim_wall, 1) if sim_wall else 0.0,
+        },
+    )

@@ -1,0 +1,310 @@
+"""Scenario files: what a run simulates, validated by pydantic, errors pointing at the YAML line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from twin.sim.durations import parse_clock, parse_duration
+from twin.sim.yaml_lines import YamlSyntaxError, line_of, load_with_lines
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+ClockTime = Annotated[float, BeforeValidator(parse_clock)]
+
+# Relative request intensity per hour of day; normalised when used.
+PROFILES: dict[str, list[float]] = {
+    "flat": [1.0] * 24,
+    "business_day": [
+        0.05, 0.03, 0.02, 0.02, 0.03, 0.1, 0.4, 1.2, 2.4, 3.0, 3.2, 2.6,
+        1.8, 2.2, 2.8, 2.6, 2.0, 1.2, 0.6, 0.3, 0.2, 0.15, 0.1, 0.07,
+    ],
+}  # fmt: skip
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CacheConfig(_Strict):
+    enabled: bool = True
+    ttl: Seconds = 300.0
+    max_entries: int = Field(100_000, gt=0)
+    stale_fallback: bool = True
+
+
+class LatencyModel(_Strict):
+    """Network latency one way round trip, milliseconds: mean plus uniform jitter."""
+
+    mean_ms: float = Field(20.0, ge=0)
+    jitter_ms: float = Field(5.0, ge=0)
+
+
+class PlatformConfig(_Strict):
+    warehouse_slots: int = Field(8, gt=0)
+    api_workers: int = Field(32, gt=0)
+    network: LatencyModel = LatencyModel()
+    gold_refresh_every: Seconds = 900.0
+    cache: CacheConfig = CacheConfig()
+    broker_nodes: int = Field(3, gt=0)
+    ingest_capacity_per_node: float = Field(8_000.0, gt=0, description="events/s one node absorbs")
+    ingest_latency: Seconds = 1.5  # Snowpipe Streaming's 1–2 s
+    calibration_samples: int = Field(20, gt=0)
+
+
+class KeySpec(_Strict):
+    """Where a query's parameter comes from, and how popular each value is."""
+
+    table: str
+    column: str
+    popularity: Literal["zipf", "uniform"] = "zipf"
+    zipf_s: float = Field(1.1, gt=0)
+    limit: int = Field(5_000, gt=0)
+
+
+class Operation(_Strict):
+    sql: str
+    key: KeySpec | None = None
+    depends_on: list[Literal["crm"]] = []
+
+    @field_validator("sql")
+    @classmethod
+    def _one_parameter_when_keyed(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("empty SQL")
+        return v
+
+    @model_validator(mode="after")
+    def _params_match_key(self) -> Operation:
+        marks = self.sql.count("?")
+        if self.key is not None and marks != 1:
+            raise ValueError(f"a keyed operation's sql needs exactly one '?', found {marks}")
+        if self.key is None and marks:
+            raise ValueError("sql has '?' but the operation has no key to fill it")
+        return self
+
+
+class Persona(_Strict):
+    name: str
+    count: int = Field(gt=0)
+    role: str
+    department: str | None = None
+    secondary_roles: list[str] = []
+    requests_per_day: float = Field(gt=0)
+    think_time: Seconds = 10.0
+    profile: str | list[float] = "business_day"
+    mix: dict[str, float]
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, v: str | list[float]) -> str | list[float]:
+        if isinstance(v, str) and v not in PROFILES:
+            raise ValueError(f"unknown profile {v!r}; known: {', '.join(PROFILES)}")
+        if isinstance(v, list) and (len(v) != 24 or min(v) < 0 or sum(v) <= 0):
+            raise ValueError("a profile list needs 24 non-negative hourly weights, not all zero")
+        return v
+
+    @field_validator("mix")
+    @classmethod
+    def _positive_weights(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v:
+            raise ValueError("a persona needs at least one operation in its mix")
+        if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
+            raise ValueError("mix weights must be non-negative and not all zero")
+        return v
+
+    def hourly_weights(self) -> list[float]:
+        w = PROFILES[self.profile] if isinstance(self.profile, str) else self.profile
+        total = sum(w)
+        return [x / total for x in w]
+
+
+class EventSource(_Strict):
+    name: str
+    rate: float = Field(gt=0, description="events per second")
+    topic: str | None = None
+
+
+FaultKind = Literal["warehouse_down", "broker_node_lost", "crm_latency", "network_latency", "region_lost"]
+
+
+class Fault(_Strict):
+    kind: FaultKind
+    at: ClockTime
+    until: ClockTime | None = None
+    latency_ms: float = Field(0.0, ge=0)
+    nodes: int = Field(1, gt=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> Fault:
+        if self.until is not None and self.until <= self.at:
+            raise ValueError("'until' must be after 'at'")
+        if self.kind in ("crm_latency", "network_latency") and self.latency_ms <= 0:
+            raise ValueError(f"a {self.kind} fault needs latency_ms > 0")
+        return self
+
+
+SlaMetric = Literal[
+    "p50_ms", "p95_ms", "p99_ms", "max_ms", "error_rate", "availability", "cache_hit_rate",
+    "freshness_p95_s", "freshness_max_s", "staleness_max_s", "entitlement_p95_ms",
+]  # fmt: skip
+
+
+class Sla(_Strict):
+    name: str
+    metric: SlaMetric
+    operation: str | None = None
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Sla:
+        if (self.max is None) == (self.min is None):
+            raise ValueError("an SLA needs exactly one of 'max' or 'min'")
+        return self
+
+
+class CostParams(_Strict):
+    credits_per_hour: float = Field(4.0, gt=0, description="Snowflake M warehouse")
+    price_per_credit: float = Field(3.0, gt=0)
+    price_per_second: float | None = Field(
+        None, gt=0, description="overrides credits x price when set (the worked example's $0.04/s)"
+    )
+    seconds_per_query: float = Field(3.0, gt=0, description="production compute seconds per query")
+    min_billing_s: float = Field(60.0, ge=0)
+    auto_suspend_s: float = Field(60.0, ge=0)
+    egress_per_gb: float = Field(0.09, ge=0)
+    push_gb_per_day: float = Field(0.0, ge=0)
+    storage_tb: float = Field(0.0, ge=0)
+    storage_per_tb_month: float = Field(23.0, ge=0)
+    days_per_year: int = Field(365, gt=0)
+
+    @property
+    def dollars_per_second(self) -> float:
+        if self.price_per_second is not None:
+            return self.price_per_second
+        return self.credits_per_hour * self.price_per_credit / 3600.0
+
+
+class FailoverStrategy(_Strict):
+    name: str
+    rto: Seconds
+    rpo: Seconds
+
+
+class Sweep(_Strict):
+    ttls: list[Seconds] = [0.0, 60.0, 300.0, 900.0, 3600.0]
+    zipf_s: list[float] = [0.8, 1.1, 1.4]
+
+
+class Scenario(_Strict):
+    name: str
+    description: str = ""
+    seed: int = 0
+    start: ClockTime = 0.0
+    duration: Seconds
+    platform: PlatformConfig = PlatformConfig()
+    operations: dict[str, Operation]
+    personas: list[Persona]
+    event_sources: list[EventSource] = []
+    faults: list[Fault] = []
+    slas: list[Sla] = []
+    cost: CostParams = CostParams()
+    failover: list[FailoverStrategy] = []
+    sweep: Sweep | None = None
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("duration must be positive")
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        for i, p in enumerate(self.personas):
+            for op in p.mix:
+                if op not in self.operations:
+                    raise _RefError(("personas", i, "mix", op), f"unknown operation {op!r}")
+        for i, s in enumerate(self.slas):
+            if s.operation is not None and s.operation not in self.operations:
+                raise _RefError(("slas", i, "operation"), f"unknown operation {s.operation!r}")
+        return self
+
+    def with_duration(self, seconds: float) -> Scenario:
+        return self.model_copy(update={"duration": seconds})
+
+
+class _RefError(ValueError):
+    def __init__(self, loc: tuple[str | int, ...], msg: str) -> None:
+        super().__init__(msg)
+        self.loc = loc
+        self.msg = msg
+
+
+class ScenarioError(ValueError):
+    """A scenario file is invalid; each problem names the file, line and field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    try:
+        data, lines = load_with_lines(text)
+    except YamlSyntaxError as e:
+        raise ScenarioError([f"{source}: {e}"]) from e
+    if not isinstance(data, dict):
+        raise ScenarioError([f"{source}: a scenario is a mapping of fields, got {type(data).__name__}"])
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            ctx = err.get("ctx") or {}
+            inner = ctx.get("error")
+            msg = err["msg"].removeprefix("Value error, ")
+            if isinstance(inner, _RefError):
+                loc, msg = inner.loc, inner.msg
+            # pydantic adds the validator kind to union locs ('str', 'list[float]'); drop them
+            loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("str",))))
+            line = line_of(lines, loc)
+            problems.append(f"{source}:{line}: {_dotted(loc)}: {msg}")
+        raise ScenarioError(problems) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    p = Path(path)
+    return parse_scenario(p.read_text(), source=str(p.name))
+
+
+def find_scenario(name_or_path: str, search: Path | None = None) -> Path:
+    """A path as given, or `scenarios/NAME.yaml` from the working tree or the source tree."""
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    roots = [search] if search else []
+    roots += [Path.cwd() / "scenarios", Path(__file__).resolve().parents[2] / "scenarios"]
+    for root in roots:
+        for cand in (root / name_or_path, root / f"{name_or_path}.yaml"):
+            if cand.exists():
+                return cand
+    raise FileNotFoundError(f"no scenario {name_or_path!r} (looked for a file and in scenarios/)")

@@ -1,0 +1,76 @@
+"""SLA evaluation against a report, shared by the runner's junit.xml and `twin gate`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from twin.sim.scenario import Sla
+
+
+class SlaResult(BaseModel):
+    name: str
+    metric: str
+    operation: str | None
+    bound: str  # "<= 800" or ">= 0.999"
+    actual: float | None
+    passed: bool
+    note: str = ""
+
+
+def metric_value(report: dict[str, Any], metric: str, operation: str | None) -> float | None:
+    """The report's value for an SLA metric; None when the report has no samples for it."""
+    if metric in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
+        ops = report["operations"]
+        stats = ops.get(operation) if operation else report["overall"]
+        if not stats or stats["count"] - stats["errors"] - stats["denied"] <= 0:
+            return None
+        return float(stats[metric])
+    if metric == "error_rate":
+        stats = report["operations"].get(operation) if operation else report["overall"]
+        if not stats or not stats["count"]:
+            return None
+        return stats["errors"] / stats["count"]
+    if metric == "availability":
+        return float(report["availability"])
+    if metric == "cache_hit_rate":
+        return float(report["cache"]["hit_rate"])
+    if metric == "freshness_p95_s":
+        return _if_counted(report["freshness"], "p95_s")
+    if metric == "freshness_max_s":
+        return _if_counted(report["freshness"], "max_s")
+    if metric == "staleness_max_s":
+        st = report["staleness"]
+        return float(st["max_s"]) if st["count"] else 0.0
+    if metric == "entitlement_p95_ms":
+        e = report["entitlement"]
+        return float(e["p95_ms"]) if e["count"] else None
+    raise ValueError(f"unknown SLA metric {metric!r}")
+
+
+def _if_counted(section: dict[str, Any], field: str) -> float | None:
+    return float(section[field]) if section["count"] else None
+
+
+def evaluate(report: dict[str, Any], slas: list[Sla]) -> list[SlaResult]:
+    out = []
+    for sla in slas:
+        actual = metric_value(report, sla.metric, sla.operation)
+        if sla.max is not None:
+            bound, passed = f"<= {sla.max:g}", actual is None or actual <= sla.max
+        else:
+            assert sla.min is not None
+            bound, passed = f">= {sla.min:g}", actual is None or actual >= sla.min
+        out.append(
+            SlaResult(
+                name=sla.name,
+                metric=sla.metric,
+                operation=sla.operation,
+                bound=bound,
+                actual=None if actual is None else round(actual, 6),
+                passed=passed,
+                note="no samples in this run" if actual is None else "",
+            )
+        )
+    return out
