@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 
 from tests.streaming.memory_setup import memory_broker
@@ -121,3 +122,16 @@ def test_a_number_where_the_contract_allows_it_takes_the_slow_path_and_lands() -
     decoded = BatchDecoder(topic(TRADES)).decode([odd, records[1]])
     assert decoded.slow_path and not decoded.rejected
     assert decoded.table.column("quantity").to_pylist()[0] == Decimal("3.25")
+
+
+def test_bronze_types_match_the_fixture_files_decimal_scales() -> None:
+    from twin.domain.entities import BalanceUpdate, Position
+    from twin.streaming.decode import bronze_schema
+
+    trade = bronze_schema(Trade)
+    assert trade.field("price").type == pa.decimal128(18, 4)
+    assert trade.field("executed_at").type == pa.timestamp("us")
+    assert bronze_schema(Position).field("market_value").type == pa.decimal128(18, 2)
+    assert bronze_schema(Position).field("as_of").type == pa.date32()
+    assert bronze_schema(BalanceUpdate).field("balance").type == pa.decimal128(18, 2)
+    assert trade.names[-4:] == list(META_COLUMNS)

@@ -31,7 +31,21 @@ from twin.streaming.envelope import encode, envelope_model
 from twin.streaming.port import Record
 from twin.streaming.producer import describe_errors
 
-DECIMAL = pa.decimal128(24, 6)
+MONEY = pa.decimal128(18, 2)
+UNIT = pa.decimal128(18, 4)
+# The same fixed scales the fixture files use, so streamed and batch-loaded rows share bronze columns:
+# money amounts at 2 decimals, per-share prices, NAVs and share quantities at 4.
+DECIMALS: dict[tuple[str, str], pa.DataType] = {
+    ("NavPoint", "nav"): UNIT,
+    ("NavPoint", "aum"): MONEY,
+    ("Trade", "quantity"): UNIT,
+    ("Trade", "price"): UNIT,
+    ("Position", "quantity"): UNIT,
+    ("Position", "market_value"): MONEY,
+    ("BalanceUpdate", "balance"): MONEY,
+    ("OpportunityChange", "amount"): MONEY,
+}
+DECIMAL = UNIT
 META_COLUMNS = ("_event_id", "_emitted_at", "_dup_of", "_late")
 
 
@@ -54,7 +68,7 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def _types(tp: Any) -> tuple[pa.DataType, pa.DataType]:
+def _types(tp: Any, decimal: pa.DataType = DECIMAL) -> tuple[pa.DataType, pa.DataType]:
     if isinstance(tp, type):
         if issubclass(tp, Enum) or tp is str:
             return pa.string(), pa.string()
@@ -65,7 +79,7 @@ def _types(tp: Any) -> tuple[pa.DataType, pa.DataType]:
         if tp is float:
             return pa.float64(), pa.float64()
         if tp is Decimal:
-            return pa.string(), DECIMAL  # pydantic writes decimals as strings: exact, no float rounding
+            return pa.string(), decimal  # pydantic writes decimals as strings: exact, no float rounding
         if tp is datetime:
             return pa.timestamp("us"), pa.timestamp("us")  # offsets normalised to UTC by the reader
         if tp is date:
@@ -77,7 +91,7 @@ def columns_of(model: type[BaseModel]) -> list[_Column]:
     cols = []
     for name, f in model.model_fields.items():
         tp, nullable = _unwrap(f.annotation)
-        parse_type, bronze_type = _types(tp)
+        parse_type, bronze_type = _types(tp, DECIMALS.get((model.__name__, name), DECIMAL))
         enum = tuple(str(m.value) for m in tp) if isinstance(tp, type) and issubclass(tp, Enum) else None
         cols.append(_Column(name, parse_type, bronze_type, f.is_required() and not nullable, enum))
     return cols
