@@ -147,3 +147,38 @@ def test_external_provider_records_a_running_cluster_and_never_stops_it(
     down = runner.invoke(app, ["broker", "down"])
     assert down.exit_code == 0
     assert metadata_brokers(kafka_cluster.bootstrap) == 1
+
+
+@pytest.mark.live
+def test_start_retries_on_new_ports_when_a_free_port_was_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from twin.streaming.broker import processes
+
+    real_free_ports = processes.free_ports
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    calls: list[list[int]] = []
+
+    def racy_free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+        # The first pick hands out a port someone else has bound since; later picks are honest.
+        ports = real_free_ports(count, host)
+        if not calls:
+            ports[0] = taken
+        calls.append(ports)
+        return ports
+
+    monkeypatch.setattr(processes, "free_ports", racy_free_ports)
+    cluster = LocalKafkaCluster(nodes=1, data_dir=tmp_path)
+    try:
+        info = cluster.start()
+        assert len(calls) == 2
+        assert info.nodes[0].port != taken
+        assert metadata_brokers(info.bootstrap) == 1
+    finally:
+        cluster.stop()
+        squatter.close()

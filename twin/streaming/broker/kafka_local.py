@@ -24,6 +24,7 @@ from twin.streaming.broker.models import ClusterInfo, ClusterStatus, NodeInfo, N
 
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
+PORT_ATTEMPTS = 3
 
 
 class BrokerStartError(TwinError):
@@ -121,13 +122,38 @@ class LocalKafkaCluster:
         if self.data_dir is None:
             self.data_dir = Path(tempfile.mkdtemp(prefix="twin-kafka-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for attempt in range(PORT_ATTEMPTS):
+                try:
+                    return self._start_once(libs, self.data_dir)
+                except BrokerStartError:
+                    # Free ports are only free until someone else binds them; pick new ones and retry.
+                    if attempt + 1 < PORT_ATTEMPTS and self._lost_a_port_race():
+                        self._stop_processes()
+                        continue
+                    raise
+        except BaseException:
+            self.stop()
+            raise
+        raise AssertionError("unreachable")
+
+    def _lost_a_port_race(self) -> bool:
+        return any(
+            n.log is not None
+            and n.log.is_file()
+            and "Address already in use" in n.log.read_text(errors="replace")
+            for n in self.info.nodes
+        )
+
+    def _start_once(self, libs: Path, data_dir: Path) -> ClusterInfo:
+        self._info = None
         count = self.config.nodes
         flat = processes.free_ports(2 * count)
         ports = {i + 1: (flat[2 * i], flat[2 * i + 1]) for i in range(count)}
         cluster_id = kafka_uuid()
         nodes: list[NodeInfo] = []
         for node_id, (port, cport) in ports.items():
-            node_dir = self.data_dir / f"node-{node_id}"
+            node_dir = data_dir / f"node-{node_id}"
             shutil.rmtree(node_dir, ignore_errors=True)
             node_dir.mkdir(parents=True)
             props_path = node_dir / "server.properties"
@@ -151,19 +177,21 @@ class LocalKafkaCluster:
             nodes=nodes,
             version=self.config.version,
             cluster_id=cluster_id,
-            data_dir=self.data_dir,
+            data_dir=data_dir,
         )
-        try:
-            for index in range(count):
-                self._spawn(index, libs)
-            self._wait_ready(self.config.startup_timeout_s)
-        except BaseException:
-            self.stop()
-            raise
+        for index in range(count):
+            self._spawn(index, libs)
+        self._wait_ready(self.config.startup_timeout_s)
         return self.info
 
     def stop(self) -> None:
         """SIGTERM every node this cluster started (SIGKILL after a grace period); idempotent."""
+        self._stop_processes()
+        if self._owns_data_dir and self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = None
+
+    def _stop_processes(self) -> None:
         if self._info is not None:
             processes.stop_pids(
                 [(n.pid, str(n.properties)) for n in self._info.nodes if n.pid is not None and n.properties],
@@ -174,9 +202,6 @@ class LocalKafkaCluster:
                 proc.kill()
             proc.wait()
         self._procs.clear()
-        if self._owns_data_dir and self.data_dir is not None:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-            self.data_dir = None
 
     def kill(self, index: int) -> None:
         """SIGKILL one node (a crash, not a shutdown); its data stays for `restart`."""
