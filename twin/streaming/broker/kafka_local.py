@@ -58,7 +58,8 @@ def _die_with_parent() -> None:
 def _quiet_logger() -> logging.Logger:
     # librdkafka logs every refused connection; the readiness probe expects those.
     logger = logging.getLogger("twin.streaming.broker.probe")
-    logger.addHandler(logging.NullHandler())
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
     logger.propagate = False
     return logger
 
