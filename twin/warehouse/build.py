@@ -1,0 +1,97 @@
+"""A full warehouse build: fixtures → bronze (append-only loads) → `dbt build` (silver, gold, tests).
+
+After dbt, the models' compiled SQL is recorded in the database (`meta.models`) together with the
+bronze watermarks it was built from, so `twin.warehouse.refresh.refresh_gold` can bring silver and gold
+up to date later without starting dbt.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from twin.warehouse.bronze import load_fixtures
+from twin.warehouse.catalog import bronze_watermarks, record_models
+from twin.warehouse.dbt_runner import DbtError, DbtNodeResult, run_dbt
+from twin.warehouse.engine import MEDALLION_SCHEMAS, Warehouse
+
+Progress = Callable[[str], None]
+
+
+class BuildResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    db_path: str
+    bronze_loaded: dict[str, int]
+    rows: dict[str, dict[str, int]]
+    """Rows per table, by layer: {"bronze": {...}, "silver": {...}, "gold": {...}}."""
+    dbt_results: list[DbtNodeResult]
+    seconds: float
+
+    @property
+    def tests_passed(self) -> int:
+        return sum(1 for r in self.dbt_results if r.resource_type == "test" and r.status == "pass")
+
+    @property
+    def tests_failed(self) -> list[DbtNodeResult]:
+        return [r for r in self.dbt_results if r.resource_type == "test" and r.status != "pass"]
+
+    @property
+    def models_built(self) -> int:
+        return sum(1 for r in self.dbt_results if r.resource_type == "model" and r.status == "success")
+
+
+def layer_rows(wh: Warehouse) -> dict[str, dict[str, int]]:
+    return {layer: {t: wh.count(f"{layer}.{t}") for t in wh.tables(layer)} for layer in MEDALLION_SCHEMAS}
+
+
+def build_warehouse(
+    db_path: str | Path,
+    fixtures_dir: str | Path,
+    *,
+    progress: Progress | None = None,
+    work_dir: Path | None = None,
+) -> BuildResult:
+    """Load `fixtures_dir` into bronze at `db_path` and run `dbt build`; raises on model or test errors.
+
+    `work_dir` receives dbt's target/ and logs/ (default: a temporary folder removed afterwards). An
+    in-memory database cannot be shared with dbt, so `db_path` must be a file.
+    """
+    started = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    db_path = Path(db_path)
+    if str(db_path) == ":memory:":
+        raise DbtError("dbt needs a database file: pass a path, not :memory:")
+    with Warehouse(db_path) as wh:
+        loaded = load_fixtures(wh, Path(fixtures_dir), progress=lambda t: say(f"loading {t}"))
+        # Taken before dbt reads bronze: rows appended later are picked up by the next refresh.
+        marks = bronze_watermarks(wh)
+    own_tmp = work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="twin-dbt-")) if work_dir is None else Path(work_dir)
+    try:
+        say("dbt build (silver, gold, tests)")
+        # The Warehouse handle is closed above: dbt-duckdb opens the file with its own connection.
+        run = run_dbt(["build"], db_path, work)
+        errors = [r for r in run.results if r.status in ("error", "fail", "runtime error")]
+        if not run.success or errors:
+            detail = "; ".join(f"{r.unique_id}: {r.status} {r.message or ''}".strip() for r in errors)
+            raise DbtError(f"dbt build failed: {detail or 'see dbt logs'}")
+        say("recording models for incremental refresh")
+        with Warehouse(db_path) as wh:
+            record_models(wh, run.manifest(), marks)
+            rows = layer_rows(wh)
+    finally:
+        if own_tmp:
+            shutil.rmtree(work, ignore_errors=True)
+    return BuildResult(
+        db_path=str(db_path),
+        bronze_loaded=loaded,
+        rows=rows,
+        dbt_results=run.results,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,48 @@
+-- gold.customer_360: one row per customer: profile, balances across accounts, last trade and a risk
+-- score (the customer portfolio's 1-day historical VaR 95% as a percentage of its value).
+-- profile_refreshed_at is the latest business or ingestion time among the inputs, never the wall clock,
+-- so a rebuild of unchanged data is identical.
+with acct as (
+    select
+        customer_id,
+        count(*) as account_count,
+        sum(balance) as total_balance,
+        max(balance_updated_at) as balance_updated_at
+    from {{ ref('accounts') }}
+    group by customer_id
+),
+
+trade_activity as (
+    select a.customer_id, max(t.executed_at) as last_trade_at
+    from {{ ref('silver_trades') }} t
+    join {{ ref('silver_accounts') }} a on a.account_id = t.account_id
+    group by a.customer_id
+),
+
+risk as (
+    select entity_id as customer_id, var_95_pct
+    from {{ ref('risk_metrics') }}
+    where entity_type = 'customer'
+)
+
+select
+    c.customer_id,
+    c.name,
+    c.ssn,
+    c.email,
+    c.phone,
+    c.department,
+    c.advisor_id,
+    coalesce(acct.total_balance, 0) as total_balance,
+    coalesce(acct.account_count, 0) as account_count,
+    cast(ta.last_trade_at as date) as last_trade_date,
+    round(coalesce(risk.var_95_pct, 0) * 100, 4) as risk_score,
+    greatest(
+        c._ingested_at,
+        coalesce(acct.balance_updated_at, c._ingested_at),
+        coalesce(ta.last_trade_at, c._ingested_at)
+    ) as profile_refreshed_at
+from {{ ref('silver_customers') }} c
+left join acct on acct.customer_id = c.customer_id
+left join trade_activity ta on ta.customer_id = c.customer_id
+left join risk on risk.customer_id = c.customer_id
