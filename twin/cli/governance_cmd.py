@@ -1,9 +1,348 @@
-"""Placeholder: this area's commands are being built."""
+"""Governance commands: `twin sql`, `twin policy …`, `twin audit …`, `twin governance forget`,
+`twin pii scan`."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from twin.cli.errors import fail
+from twin.config import paths
+
+console = Console()
+
+
+class OutFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Target(StrEnum):
+    duckdb = "duckdb"
+    snowflake = "snowflake"
+
+
+def _db(db: Path | None) -> Path:
+    path = db or paths().database
+    if not path.exists():
+        fail(f"no warehouse at {path}: build it first (twin warehouse build) or pass --db")
+    return path
+
+
+def _audit() -> Any:
+    from twin.governance.audit import AuditLog
+
+    return AuditLog(paths().audit_log)
+
+
+def _print_rows(columns: list[str], rows: list[Any], fmt: OutFormat, title: str | None = None) -> None:
+    if fmt is OutFormat.json:
+        sys.stdout.write(
+            json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2) + "\n"
+        )
+    elif fmt is OutFormat.csv:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(columns)
+        w.writerows(rows)
+        sys.stdout.write(buf.getvalue())
+    else:
+        t = Table(title=title)
+        for c in columns:
+            t.add_column(c)
+        for r in rows:
+            t.add_row(*("NULL" if v is None else str(v) for v in r))
+        console.print(t)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the `twin` app."""
+    policy = typer.Typer(help="Masking and row access policies from Snowflake DDL.", no_args_is_help=True)
+    audit = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
+    gov = typer.Typer(help="Governance operations (right to be forgotten).", no_args_is_help=True)
+    pii = typer.Typer(help="PII scanner (the Macie stand-in).", no_args_is_help=True)
+    app.add_typer(policy, name="policy")
+    app.add_typer(audit, name="audit")
+    app.add_typer(gov, name="governance")
+    app.add_typer(pii, name="pii")
+
+    @app.command("sql")
+    def sql_cmd(
+        query: str = typer.Argument(..., help="One SELECT statement."),
+        role: str = typer.Option(..., "--role", help="The session's primary role."),
+        user: str = typer.Option("cli", "--user", help="The session's user name."),
+        department: str | None = typer.Option(None, "--department", help="The session's department."),
+        secondary_roles: str = typer.Option("", "--secondary-roles", help="Comma-separated secondary roles."),
+        fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table, json or csv."),
+        db: Path | None = typer.Option(
+            None, "--db", help="Warehouse file (default: TWIN_HOME/warehouse.duckdb)."
+        ),
+    ) -> None:
+        """Run one query through a secure session: policies apply, the firewall checks it, it is audited."""
+        from pydantic import ValidationError
+
+        from twin.governance.errors import GovernanceError, QueryDenied
+        from twin.governance.session import Claims, harden, open_session
+
+        path = _db(db)
+        try:
+            claims = Claims(
+                user=user,
+                role=role,
+                department=department,
+                secondary_roles=[r.strip() for r in secondary_roles.split(",") if r.strip()],
+            )
+        except ValidationError as e:
+            fail(f"invalid claims: {e.errors()[0]['msg']}")
+        log = _audit()
+        try:
+            with open_session(path, claims, audit=log) as session:
+                # This process only serves this query: lock the DuckDB instance down first.
+                harden(path)
+                result = session.query(query)
+        except QueryDenied as e:
+            fail(f"denied: {e.reason}", code=3)
+        except GovernanceError as e:
+            fail(str(e))
+        finally:
+            log.close()
+        _print_rows(result.columns, result.rows, fmt)
+
+    @policy.command("compile")
+    def compile_cmd(
+        target: Target = typer.Option(Target.duckdb, "--target", help="duckdb or snowflake."),
+        files: list[Path] = typer.Argument(None, help="Policy files (default: the shipped policies)."),
+        db: Path | None = typer.Option(
+            None, "--db", help="Warehouse whose table columns to compile against."
+        ),
+    ) -> None:
+        """Print the policies compiled for DuckDB (secure views) or as Snowflake DDL."""
+        from twin.governance.compiler import compile_duckdb
+        from twin.governance.ddl import file_to_snowflake, load_shipped, parse_file
+        from twin.governance.errors import GovernanceError
+        from twin.governance.models import PolicyFile
+
+        try:
+            if files:
+                pf = PolicyFile(statements=[s for f in files for s in parse_file(f).statements])
+            else:
+                pf = load_shipped()
+            if target is Target.snowflake:
+                sys.stdout.write(file_to_snowflake(pf))
+                return
+            columns = _columns(db)
+            compiled = compile_duckdb(pf.statements, columns)
+        except (GovernanceError, OSError) as e:
+            fail(str(e))
+        for stmt in compiled.statements():
+            sys.stdout.write(stmt + ";\n")
+        for t in compiled.skipped:
+            console.print(f"[yellow]-- {t}: table not found, no secure view compiled[/]", highlight=False)
+
+    @policy.command("apply")
+    def apply_cmd(
+        file: Path = typer.Argument(..., help="A file of policy statements (Snowflake DDL)."),
+        db: Path | None = typer.Option(None, "--db", help="Warehouse file."),
+        actor: str = typer.Option("admin", "--as", help="Who is applying (recorded in the audit log)."),
+        fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table or json."),
+    ) -> None:
+        """Apply a policy file to the warehouse (idempotent; CREATE OR REPLACE replaces)."""
+        from twin.governance.ddl import parse_file
+        from twin.governance.errors import GovernanceError
+        from twin.warehouse.engine import Warehouse
+
+        if not file.exists():
+            fail(f"no such file: {file}")
+        path = _db(db)
+        log = _audit()
+        try:
+            pf = parse_file(file)
+            with Warehouse(path) as wh:
+                report = apply_policies_cli(wh, pf, actor, log)
+        except GovernanceError as e:
+            fail(str(e))
+        finally:
+            log.close()
+        if fmt is OutFormat.json:
+            sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+            return
+        console.print(f"{len(report.changed)} changed, {report.unchanged} unchanged; secure views: "
+                      f"{', '.join(report.compiled) or 'none'}")  # fmt: skip
+        for w in report.warnings:
+            console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        for t in report.skipped:
+            console.print(f"[yellow]skipped:[/] {t} does not exist yet", highlight=False)
+
+    @policy.command("references")
+    def references_cmd(
+        db: Path | None = typer.Option(None, "--db", help="Warehouse file."),
+        fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table, json or csv."),
+    ) -> None:
+        """Which policy protects which table or column, and how (direct or through a tag)."""
+        import duckdb
+
+        from twin.governance.store import references
+
+        con = duckdb.connect(str(_db(db)), read_only=True)
+        try:
+            refs = references(con)
+        finally:
+            con.close()
+        cols = [
+            "policy_name",
+            "policy_kind",
+            "ref_entity_name",
+            "ref_column_name",
+            "ref_arg_column_names",
+            "how",
+        ]
+        rows = [(r.policy_name, r.policy_kind, r.ref_entity_name, r.ref_column_name,
+                 ",".join(r.ref_arg_column_names), r.how) for r in refs]  # fmt: skip
+        _print_rows(cols, rows, fmt, title="policy references")
+
+    @audit.command("verify")
+    def verify_cmd(
+        log: Path | None = typer.Option(
+            None, "--log", help="Audit log file (default: TWIN_HOME/audit.jsonl)."
+        ),
+        fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table or json."),
+    ) -> None:
+        """Check the hash chain; names the first bad record and exits non-zero if there is one."""
+        from twin.governance.audit import AuditLog
+
+        path = log or paths().audit_log
+        if not path.exists():
+            fail(f"no audit log at {path}")
+        with AuditLog(path) as a:
+            result = a.verify()
+        if fmt is OutFormat.json:
+            sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        elif result.ok:
+            console.print(f"[green]ok[/]: {result.records} records, chain intact")
+        if not result.ok:
+            fail(
+                f"record at line {result.first_bad_line} (seq {result.first_bad_seq}): {result.reason}",
+                code=1,
+            )
+
+    @audit.command("query")
+    def audit_query_cmd(
+        role: str = typer.Option(..., "--role", help="Must be COMPLIANCE_AUDITOR (or inherit it)."),
+        user: str = typer.Option("cli", "--user"),
+        where: str | None = typer.Option(None, "--where", help="A filter over query_history columns."),
+        limit: int = typer.Option(50, "--limit"),
+        fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table, json or csv."),
+        db: Path | None = typer.Option(None, "--db", help="Warehouse file."),
+    ) -> None:
+        """Read the query history (Snowflake QUERY_HISTORY shape) through a governed session."""
+        from twin.governance.errors import GovernanceError, QueryDenied
+        from twin.governance.session import Claims, open_session
+
+        sql = "SELECT * FROM account_usage.query_history"
+        if where:
+            sql += f" WHERE {where}"
+        sql += f" ORDER BY query_id DESC LIMIT {int(limit)}"
+        log = _audit()
+        try:
+            with open_session(_db(db), Claims(user=user, role=role), audit=log) as s:
+                result = s.query(sql)
+        except QueryDenied as e:
+            fail(f"denied: {e.reason}", code=3)
+        except GovernanceError as e:
+            fail(str(e))
+        finally:
+            log.close()
+        _print_rows(result.columns, result.rows, fmt, title="query history")
+
+    @gov.command("forget")
+    def forget_cmd(
+        customer_id: str = typer.Argument(..., help="The customer to anonymise."),
+        db: Path | None = typer.Option(None, "--db", help="Warehouse file."),
+        actor: str = typer.Option("admin", "--as", help="Who asked (recorded in the audit log)."),
+        fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table or json."),
+    ) -> None:
+        """Anonymise a customer in place across silver and gold (keyed hash) and log it."""
+        from twin.governance.errors import GovernanceError
+        from twin.governance.forget import forget
+        from twin.warehouse.engine import Warehouse
+
+        path = _db(db)
+        log = _audit()
+        try:
+            with Warehouse(path) as wh:
+                report = forget(wh.con, customer_id, audit=log, actor=actor)
+        except GovernanceError as e:
+            fail(str(e))
+        finally:
+            log.close()
+        if fmt is OutFormat.json:
+            sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+            return
+        for t, n in report.rows.items():
+            console.print(f"{t}: {n} row(s) anonymised")
+        console.print(f"subject token {report.subject}")
+
+    @pii.command("scan")
+    def scan_cmd(
+        target: str = typer.Argument(..., help="SCHEMA.TABLE in the warehouse, or a Parquet file."),
+        db: Path | None = typer.Option(None, "--db", help="Warehouse file (for a table)."),
+        fail_on_findings: bool = typer.Option(False, "--fail-on-findings", help="Exit 1 when PII is found."),
+        fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table or json."),
+    ) -> None:
+        """Find SSNs, emails, phones, account/card numbers and person names in untagged columns."""
+        from twin.governance.errors import GovernanceError
+        from twin.governance.pii import scan_parquet, scan_table
+
+        try:
+            if target.endswith(".parquet") or Path(target).exists():
+                report = scan_parquet(Path(target))
+            else:
+                import duckdb
+
+                con = duckdb.connect(str(_db(db)), read_only=True)
+                try:
+                    report = scan_table(con, target)
+                finally:
+                    con.close()
+        except GovernanceError as e:
+            fail(str(e))
+        if fmt is OutFormat.json:
+            sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        else:
+            rows = [
+                (f.column, f.detector, f.count, f.rows_scanned, "; ".join(f.samples)) for f in report.findings
+            ]
+            _print_rows(["column", "detector", "matches", "scanned", "masked samples"], rows, fmt,
+                        title=f"PII in {report.source}")  # fmt: skip
+        if fail_on_findings and report.findings:
+            raise typer.Exit(1)
+
+
+def apply_policies_cli(wh: Any, pf: Any, actor: str, log: Any) -> Any:
+    from twin.governance.store import apply_policies
+
+    return apply_policies(wh.con, pf, actor=actor, audit=log)
+
+
+def _columns(db: Path | None) -> dict[str, dict[str, str]]:
+    path = db or paths().database
+    if not path.exists():
+        return {}
+    import duckdb
+
+    from twin.governance.store import table_columns
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return table_columns(con)
+    finally:
+        con.close()

@@ -1,0 +1,1 @@
+"""Snowflake Horizon on DuckDB: policies from Snowflake DDL, sessions, firewall, audit, PII scan."""

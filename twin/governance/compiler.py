@@ -1,0 +1,291 @@
+"""Compile policy statements to DuckDB: context functions, masking expressions, secure views.
+
+Each protected table gets one view in the `governance` schema: the row access policy filters the base
+table on its unmasked values, then the projection applies the masking expressions, so every predicate,
+join or aggregate a user writes over the view sees masked values only. Session context lives in
+per-connection DuckDB variables (twin_role, twin_user, twin_roles, twin_department), read at query time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import sqlglot
+from pydantic import BaseModel, ConfigDict, Field
+from sqlglot import exp
+
+from twin.governance.errors import GovernanceError
+from twin.governance.models import (
+    AddRowAccessPolicy,
+    CreateMappingTable,
+    InsertRows,
+    MaskingPolicy,
+    RowAccessPolicy,
+    SetMaskingPolicy,
+    SetTag,
+    Statement,
+    TagMaskingPolicy,
+)
+
+GOV_SCHEMA = "governance"
+_BASE = "__t"
+
+
+def view_name(table: str) -> str:
+    schema, name = table.split(".")
+    return f"{schema}__{name}"
+
+
+def type_family(t: str) -> str:
+    t = t.upper()
+    if re.match(r"^(STRING|VARCHAR|TEXT|CHAR|CHARACTER|NVARCHAR|ENUM)", t):
+        return "string"
+    if re.match(
+        r"^(NUMBER|NUMERIC|DECIMAL|INT|INTEGER|BIGINT|SMALLINT|TINYINT|HUGEINT|FLOAT|DOUBLE|REAL|UBIGINT|UINTEGER)",
+        t,
+    ):
+        return "number"
+    if t.startswith(("TIMESTAMP", "DATETIME")):
+        return "timestamp"
+    if t.startswith("DATE"):
+        return "date"
+    if t.startswith("BOOL"):
+        return "boolean"
+    return t.lower()
+
+
+def _context(node: exp.Expression) -> exp.Expression:
+    """Snowflake context functions → reads of the session's connection variables."""
+    name = node.name.upper() if isinstance(node, exp.Anonymous) else type(node).__name__
+    if name in ("CurrentRole", "INVOKER_ROLE", "CURRENT_ROLE"):
+        return exp.func("getvariable", exp.Literal.string("twin_role"))
+    if name in ("CurrentUser", "CURRENT_USER"):
+        return exp.func("getvariable", exp.Literal.string("twin_user"))
+    if name == "IS_ROLE_IN_SESSION":
+        (arg,) = node.expressions
+        return exp.func(
+            "list_contains", exp.func("getvariable", exp.Literal.string("twin_roles")), arg.copy()
+        )
+    if name == "GETVARIABLE":
+        (arg,) = node.expressions
+        if not isinstance(arg, exp.Literal) or not arg.is_string:
+            raise GovernanceError("GETVARIABLE takes a literal variable name")
+        return exp.func("getvariable", exp.Literal.string("twin_" + arg.this.lower()))
+    return node
+
+
+def compile_expr(body: str, bindings: dict[str, str]) -> str:
+    """A policy body in DuckDB SQL, its arguments bound to columns of the base table."""
+    tree = sqlglot.parse_one(body, read="snowflake")
+
+    def bind(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and not node.table and node.name.lower() in bindings:
+            return exp.column(bindings[node.name.lower()], table=_BASE, quoted=True)
+        if isinstance(node, exp.Func):
+            return _context(node)
+        return node
+
+    return tree.transform(bind).transform(_semi_join).sql(dialect="duckdb")
+
+
+def _semi_join(node: exp.Expression) -> exp.Expression:
+    """`EXISTS (SELECT 1 FROM m WHERE p(m) AND m.k = __t.c)` → `__t.c IN (SELECT m.k FROM m WHERE p(m))`.
+
+    The mapping-table pattern compiled literally is a correlated subquery, several times slower in
+    DuckDB than the equivalent uncorrelated IN. Both filter the same rows in a WHERE clause; under NOT
+    they differ on NULL, so a negated EXISTS is left alone.
+    """
+    if not isinstance(node, exp.Exists) or isinstance(node.parent, exp.Not):
+        return node
+    q = node.this
+    if not isinstance(q, exp.Select) or q.args.get("joins") or q.args.get("group") or not q.args.get("where"):
+        return node
+    conds = (
+        list(q.args["where"].this.flatten())
+        if isinstance(q.args["where"].this, exp.And)
+        else [q.args["where"].this]
+    )
+    outer = [
+        c for c in conds
+        if isinstance(c, exp.EQ) and {_side(c.left), _side(c.right)} == {"outer", "inner"}
+    ]  # fmt: skip
+    if len(outer) != 1:
+        return node
+    eq = outer[0]
+    outer_col, inner_col = (eq.left, eq.right) if _side(eq.left) == "outer" else (eq.right, eq.left)
+    rest = [c for c in conds if c is not eq]
+    sub = exp.select(inner_col.copy()).from_(q.args["from_"].this.copy())
+    if rest:
+        sub = sub.where(exp.and_(*[c.copy() for c in rest]))
+    return exp.In(this=outer_col.copy(), query=exp.Subquery(this=sub))
+
+
+def _side(e: exp.Expression) -> str:
+    if isinstance(e, exp.Column):
+        return "outer" if e.table == _BASE else "inner"
+    return "other"
+
+
+class ColumnProtection(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    table: str
+    column: str
+    policy: str
+    how: str  # "direct" or "tag:<name>"
+    using: list[str] = Field(default_factory=list)
+
+
+class CompiledTable(BaseModel):
+    table: str
+    view: str
+    row_policy: str | None
+    masks: list[ColumnProtection]
+    sql: str
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Compiled(BaseModel):
+    setup: list[str]
+    tables: list[CompiledTable]
+    skipped: list[str] = Field(default_factory=list)
+
+    def statements(self) -> list[str]:
+        return [*self.setup, *(t.sql for t in self.tables)]
+
+
+def protections(stmts: Iterable[Statement], columns: dict[str, dict[str, str]]) -> list[ColumnProtection]:
+    """Which policy masks which column: direct policies first, then tag policies by data type."""
+    stmts = list(stmts)
+    policies = {s.name: s for s in stmts if isinstance(s, MaskingPolicy)}
+    out: dict[tuple[str, str], ColumnProtection] = {}
+    for s in stmts:
+        if isinstance(s, SetMaskingPolicy):
+            if s.policy not in policies:
+                raise GovernanceError(f"{s.table}.{s.column}: masking policy {s.policy!r} does not exist")
+            out[(s.table, s.column)] = ColumnProtection(
+                table=s.table, column=s.column, policy=s.policy, how="direct", using=s.using
+            )
+    tag_policies: dict[str, list[MaskingPolicy]] = {}
+    for s in stmts:
+        if isinstance(s, TagMaskingPolicy):
+            if s.policy not in policies:
+                raise GovernanceError(f"tag {s.tag}: masking policy {s.policy!r} does not exist")
+            tag_policies.setdefault(s.tag, []).append(policies[s.policy])
+    for s in stmts:
+        if not isinstance(s, SetTag) or (s.table, s.column) in out or s.tag not in tag_policies:
+            continue
+        col_type = columns.get(s.table, {}).get(s.column)
+        family = type_family(col_type) if col_type else None
+        match = [p for p in tag_policies[s.tag] if family is None or type_family(p.args[0].type) == family]
+        if match:
+            out[(s.table, s.column)] = ColumnProtection(
+                table=s.table, column=s.column, policy=match[0].name, how=f"tag:{s.tag}"
+            )
+    return sorted(out.values(), key=lambda p: (p.table, p.column))
+
+
+def compile_duckdb(stmts: Iterable[Statement], columns: dict[str, dict[str, str]]) -> Compiled:
+    """DuckDB statements enforcing `stmts` over tables whose columns (name → type) are given."""
+    stmts = list(stmts)
+    policies = {s.name: s for s in stmts if isinstance(s, MaskingPolicy | RowAccessPolicy)}
+    setup = [f"CREATE SCHEMA IF NOT EXISTS {GOV_SCHEMA}"]
+    for s in stmts:
+        if isinstance(s, CreateMappingTable):
+            cols = ", ".join(f'"{c.name}" {_duck_type(c.type)}' for c in s.columns)
+            setup.append(f"CREATE OR REPLACE TABLE {s.table} ({cols})")
+    for s in stmts:
+        if isinstance(s, InsertRows):
+            vals = ", ".join("(" + ", ".join(_lit(v) for v in r) + ")" for r in s.rows)
+            setup.append(f"INSERT INTO {s.table} VALUES {vals}")
+    masks = protections(stmts, columns)
+    rows = {s.table: s for s in stmts if isinstance(s, AddRowAccessPolicy)}
+    governed = sorted({m.table for m in masks} | set(rows))
+    tables, skipped = [], []
+    for table in governed:
+        cols = columns.get(table)
+        if not cols:
+            skipped.append(table)
+            continue
+        tables.append(
+            _secure_view(table, cols, rows.get(table), [m for m in masks if m.table == table], policies)
+        )
+    return Compiled(setup=setup, tables=tables, skipped=skipped)
+
+
+def _secure_view(
+    table: str,
+    cols: dict[str, str],
+    rap: AddRowAccessPolicy | None,
+    masks: list[ColumnProtection],
+    policies: dict[str, MaskingPolicy | RowAccessPolicy],
+) -> CompiledTable:
+    warnings: list[str] = []
+    where = "TRUE"
+    if rap is not None:
+        policy = policies.get(rap.policy)
+        if not isinstance(policy, RowAccessPolicy):
+            raise GovernanceError(f"{table}: row access policy {rap.policy!r} does not exist")
+        if len(policy.args) != len(rap.columns):
+            raise GovernanceError(
+                f"{table}: {rap.policy} takes {len(policy.args)} columns, ON gives {len(rap.columns)}"
+            )
+        missing = [c for c in rap.columns if c not in cols]
+        if missing:
+            # Fail closed: a row policy we cannot evaluate must hide every row, not show them all.
+            warnings.append(f"row access column(s) {missing} missing: the view returns no rows")
+            where = "FALSE"
+        else:
+            where = compile_expr(
+                policy.body, {a.name: c for a, c in zip(policy.args, rap.columns, strict=True)}
+            )
+    by_col = {m.column: m for m in masks}
+    select = []
+    for col in cols:
+        m = by_col.get(col)
+        if m is None:
+            select.append(f'{_BASE}."{col}"')
+            continue
+        policy = policies[m.policy]
+        using = m.using or [col]
+        if len(using) != len(policy.args):
+            raise GovernanceError(
+                f"{table}.{col}: {m.policy} takes {len(policy.args)} arguments, USING gives {len(using)}"
+            )
+        bad = [u for u in using if u not in cols]
+        if bad:
+            raise GovernanceError(f"{table}.{col}: USING names unknown column(s) {bad}")
+        expr = compile_expr(policy.body, {a.name: u for a, u in zip(policy.args, using, strict=True)})
+        select.append(f'({expr}) AS "{col}"')
+    for m in masks:
+        if m.column not in cols:
+            warnings.append(f"masked column {m.column} not in table; nothing to mask")
+    view = f"{GOV_SCHEMA}.{view_name(table)}"
+    schema, name = table.split(".")
+    sql = (
+        f"CREATE OR REPLACE VIEW {view} AS SELECT {', '.join(select)} "
+        f'FROM "{schema}"."{name}" AS {_BASE} WHERE {where}'
+    )
+    return CompiledTable(
+        table=table,
+        view=view,
+        row_policy=rap.policy if rap else None,
+        masks=masks,
+        sql=sql,
+        warnings=warnings,
+    )
+
+
+def _duck_type(t: str) -> str:
+    return "VARCHAR" if type_family(t) == "string" else t
+
+
+def _lit(v: object) -> str:
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, str):
+        return "'" + v.replace("'", "''") + "'"
+    return repr(v)

@@ -1,0 +1,23 @@
+"""Errors the governance layer raises; each message says what was refused and why."""
+
+from __future__ import annotations
+
+
+class GovernanceError(Exception):
+    """A governance operation was refused or failed in a way a user can act on."""
+
+
+class PolicyParseError(GovernanceError):
+    """A policy file holds a statement this compiler does not understand (never ignored silently)."""
+
+
+class QueryDenied(GovernanceError):
+    """The firewall or a policy refused a user query; `reason` says which rule."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"query denied: {reason}")
+        self.reason = reason
+
+
+class QueryFailed(GovernanceError):
+    """A permitted query failed while running; the message is scrubbed of data values."""

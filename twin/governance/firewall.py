@@ -1,0 +1,152 @@
+"""The SQL firewall: user SQL is parsed with sqlglot and checked on the AST, never by string matching.
+
+Rules: one statement; SELECT / WITH … SELECT / set operations only; no DDL, DML, PRAGMA, SET, ATTACH,
+COPY, … anywhere in the tree; no table functions (read_parquet, glob, range…) and no scalar functions
+that reach outside the query (getenv, current_setting…); every table reference is resolved, whatever
+its spelling, to a published table — and a governed table is swapped for its secure view. Table
+references that name a CTE in scope stay CTE references.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import sqlglot
+from pydantic import BaseModel, ConfigDict
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.optimizer.scope import traverse_scope
+
+from twin.governance.errors import QueryDenied
+
+QUERY_HISTORY = "account_usage.query_history"
+QUERY_HISTORY_SOURCE = "twin_query_history"
+
+_FORBIDDEN_NODES = tuple(
+    getattr(exp, n)
+    for n in (
+        "Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "Command", "Set", "SetItem",
+        "Pragma", "Copy", "Attach", "Detach", "Use", "Transaction", "Commit", "Rollback", "Describe",
+        "Show", "Install", "Load", "Export", "Into", "Analyze", "TruncateTable", "LoadData", "Grant",
+        "Revoke", "Summarize", "Refresh", "Cache", "Uncache",
+    )
+    if hasattr(exp, n)
+)  # fmt: skip
+_FORBIDDEN_FUNCS = re.compile(
+    r"^(read_|parquet_|glob|sniff_csv|query|query_table|getenv|current_setting|getvariable|duckdb_|"
+    r"pragma_|sqlite_|postgres_|mysql_|iceberg_|delta_|load_|install_|export_|checkpoint|"
+    r"force_checkpoint|enable_|disable_|set_|reset_|which_secret|json_execute_serialized_sql|"
+    r"current_schemas|current_database|current_catalog|ducklake|httpfs|system)",
+    re.IGNORECASE,
+)
+_ALLOWED_ROOTS = (exp.Select, exp.SetOperation, exp.Subquery)
+
+
+class Catalog(BaseModel):
+    """What a session may read: published tables (lower-case `schema.table`) and the secure views."""
+
+    model_config = ConfigDict(frozen=True)
+
+    database: str
+    published: frozenset[str]
+    governed: dict[str, str]
+
+    def __hash__(self) -> int:
+        return hash((self.database, self.published, tuple(sorted(self.governed.items()))))
+
+
+class Checked(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sql: str  # the rewritten, executable DuckDB SQL
+    tables: list[str]  # published tables (or query_history) the query reads
+    query_history: bool = False
+
+
+def _func_name(node: exp.Func) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.name)
+    return node.sql_name()
+
+
+def check(sql: str, catalog: Catalog) -> Checked:
+    """Parse, check and rewrite one user query; raises QueryDenied naming the rule it broke."""
+    return _check(sql, catalog)
+
+
+@lru_cache(maxsize=8192)
+def _check(sql: str, catalog: Catalog) -> Checked:
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+    except (ParseError, TokenError) as e:
+        raise QueryDenied(f"cannot parse the query: {str(e).splitlines()[0]}") from None
+    if len(trees) != 1:
+        raise QueryDenied(f"exactly one statement per query ({len(trees)} given)")
+    tree = trees[0]
+    if not isinstance(tree, _ALLOWED_ROOTS):
+        raise QueryDenied(f"only SELECT queries are allowed ({tree.key.upper()} is not)")
+    for node in tree.walk():
+        if isinstance(node, _FORBIDDEN_NODES):
+            raise QueryDenied(f"{node.key.upper()} is not allowed in a query")
+        if isinstance(node, exp.Func) and _FORBIDDEN_FUNCS.match(_func_name(node)):
+            raise QueryDenied(f"function {_func_name(node)}() is not allowed")
+        if isinstance(node, exp.Placeholder) and node.this and not str(node.this).isdigit():
+            raise QueryDenied("named parameters are not supported")
+    tables: list[str] = []
+    history = False
+    cte_refs: set[int] = set()
+    for scope in traverse_scope(tree):
+        for t in scope.tables:
+            if not t.args.get("db") and not t.args.get("catalog") and t.name in scope.cte_sources:
+                cte_refs.add(id(t))
+    for t in list(tree.find_all(exp.Table)):
+        if id(t) in cte_refs:
+            continue
+        if not isinstance(t.this, exp.Identifier):
+            name = t.this.sql_name() if isinstance(t.this, exp.Func) else type(t.this).__name__
+            raise QueryDenied(f"table function {name}() is not allowed")
+        resolved = _resolve(t, catalog)
+        if resolved == QUERY_HISTORY:
+            history = True
+            new = exp.Table(this=exp.to_identifier(QUERY_HISTORY_SOURCE))
+        elif resolved in catalog.governed:
+            schema, view = catalog.governed[resolved].split(".")
+            new = exp.Table(
+                this=exp.to_identifier(view, quoted=True), db=exp.to_identifier(schema, quoted=True)
+            )
+        else:
+            schema, name = resolved.split(".")
+            new = exp.Table(
+                this=exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True)
+            )
+        alias = t.args.get("alias") or exp.TableAlias(this=exp.to_identifier(t.name, quoted=True))
+        new.set("alias", alias.copy())
+        for k in ("joins", "laterals", "pivots", "sample", "hints"):
+            if t.args.get(k):
+                new.set(k, t.args[k])
+        t.replace(new)
+        tables.append(resolved)
+    return Checked(sql=tree.sql(dialect="duckdb"), tables=sorted(set(tables)), query_history=history)
+
+
+def _resolve(t: exp.Table, catalog: Catalog) -> str:
+    name, db, cat = t.name.lower(), t.db.lower(), t.catalog.lower()
+    shown = ".".join(p for p in (cat, db, name) if p)
+    if cat and cat not in (catalog.database.lower(), "snowflake"):
+        raise QueryDenied(f"{shown}: only the warehouse's own catalog can be read")
+    if f"{db}.{name}" == QUERY_HISTORY:
+        return QUERY_HISTORY
+    if cat == "snowflake":
+        raise QueryDenied(f"{shown}: not a readable table")
+    if db:
+        qualified = f"{db}.{name}"
+        if qualified not in catalog.published:
+            raise QueryDenied(f"{shown}: not a published table (bronze, silver and governance are private)")
+        return qualified
+    matches = sorted(q for q in catalog.published if q.split(".", 1)[1] == name)
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise QueryDenied(f"{shown}: no published table of that name")
+    raise QueryDenied(f"{shown}: ambiguous, qualify it with a schema ({', '.join(matches)})")

@@ -1,0 +1,259 @@
+"""Secure sessions: a user's claims become a DuckDB connection whose every query is governed.
+
+A session is a cursor (its own connection) of the warehouse's single DuckDB instance, so it sees gold
+as soon as an admin connection in the same process refreshes it. The session's identity lives in
+connection variables read by the secure views; user SQL cannot change them because the firewall lets
+only SELECT through. Opening a session costs one catalog fingerprint query and three variable sets.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from twin.governance.audit import QUERY_HISTORY_COLUMNS, AuditLog, query_history_rows, sql_hash
+from twin.governance.errors import GovernanceError, QueryDenied, QueryFailed
+from twin.governance.firewall import QUERY_HISTORY_SOURCE, Catalog, check
+from twin.governance.roles import RoleGraph
+from twin.governance.store import PRIVATE_SCHEMAS, ensure_shipped, generation, governed_views, load_state
+
+_ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+HISTORY_ROLE = "COMPLIANCE_AUDITOR"
+
+
+class Claims(BaseModel):
+    """Who is asking: validated OIDC claims in the API tier, flags on the CLI."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user: str
+    role: str
+    department: str | None = None
+    secondary_roles: list[str] = Field(default_factory=list)
+
+    @field_validator("role")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        if not _ROLE.match(v):
+            raise ValueError(f"not a role name: {v!r}")
+        return v.upper()
+
+    @field_validator("secondary_roles")
+    @classmethod
+    def _upper_all(cls, v: list[str]) -> list[str]:
+        for r in v:
+            if not _ROLE.match(r):
+                raise ValueError(f"not a role name: {r!r}")
+        return [r.upper() for r in v]
+
+
+class QueryResult(BaseModel):
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    row_count: int
+    duration_ms: float
+    tables: list[str]
+
+
+class _Governance(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    catalog: Catalog
+    roles: RoleGraph
+
+
+_cache_lock = threading.Lock()
+_cache: dict[tuple[int, tuple[Any, ...]], _Governance] = {}
+_connections: dict[str, duckdb.DuckDBPyConnection] = {}
+
+
+def _root(db: Any) -> duckdb.DuckDBPyConnection:
+    from twin.warehouse.engine import Warehouse
+
+    if isinstance(db, Warehouse):
+        return db.con
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        return db
+    path = str(Path(db).resolve())
+    if not Path(path).exists():
+        raise GovernanceError(f"no warehouse at {db}: build it first (twin warehouse build)")
+    with _cache_lock:
+        con = _connections.get(path)
+        if con is None:
+            con = duckdb.connect(path)
+            _connections[path] = con
+    return con
+
+
+def _governance(root: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection) -> _Governance:
+    """The catalog a session checks queries against, cached per instance until policies change.
+
+    Tables created in this process after the cache was filled stay invisible to sessions (denied, so
+    failing closed) until `store.bump_generation()` or a policy apply/recompile.
+    """
+    key = (id(root), generation())
+    gov = _cache.get(key)
+    if gov is not None:
+        return gov
+    if not load_state(cur):
+        # An ungoverned warehouse gets the shipped policies rather than no policies at all.
+        ensure_shipped(root)
+        key = (id(root), generation())
+    database = cur.execute("SELECT current_database()").fetchall()[0][0]
+    rows = cur.execute(
+        """SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()
+           UNION SELECT schema_name, view_name FROM duckdb_views()
+           WHERE database_name = current_database() AND NOT internal""",
+    ).fetchall()
+    published = frozenset(f"{s}.{t}".lower() for s, t in rows if s.lower() not in PRIVATE_SCHEMAS)
+    stmts = load_state(cur)
+    gov = _Governance(
+        catalog=Catalog(database=database, published=published, governed=governed_views(cur)),
+        roles=RoleGraph.from_statements(stmts),
+    )
+    with _cache_lock:
+        _cache[key] = gov
+    return gov
+
+
+class SecureSession:
+    """One user's governed connection. Not thread-safe: open one per thread or task."""
+
+    def __init__(
+        self, root: duckdb.DuckDBPyConnection, claims: Claims, audit: AuditLog | None = None
+    ) -> None:
+        self.claims = claims
+        self.audit = audit
+        self._cur = root.cursor()
+        self._root = root
+        self._gen = generation()
+        self._gov = _governance(root, self._cur)
+        roles = self._gov.roles
+        unknown = [r for r in [claims.role, *claims.secondary_roles] if r not in roles.roles]
+        if unknown:
+            self._cur.close()
+            raise GovernanceError(f"unknown role(s) {', '.join(unknown)}: not defined by any policy file")
+        self.active_roles = roles.active(claims.role, claims.secondary_roles)
+        # One statement for all four: each round trip into DuckDB costs most of a millisecond here.
+        roles_sql = "[" + ", ".join(_lit(r) for r in self.active_roles) + "]::VARCHAR[]"
+        self._cur.execute(
+            f"SET VARIABLE twin_role = {_lit(claims.role)}; SET VARIABLE twin_user = {_lit(claims.user)}; "
+            f"SET VARIABLE twin_roles = {roles_sql}; SET VARIABLE twin_department = {_lit(claims.department)}"
+        ).fetchall()
+        self._closed = False
+
+    def _refresh(self) -> None:
+        if self._gen != generation():
+            self._gen = generation()
+            self._gov = _governance(self._root, self._cur)
+
+    def query(self, sql: str, params: list[Any] | None = None) -> QueryResult:
+        if self._closed:
+            raise GovernanceError("session is closed")
+        start = time.perf_counter()
+        self._refresh()
+        try:
+            checked = check(sql, self._gov.catalog)
+            if checked.query_history:
+                if HISTORY_ROLE not in self.active_roles:
+                    raise QueryDenied(f"query_history is readable by {HISTORY_ROLE} only")
+                self._register_history()
+        except QueryDenied as denied:
+            self._log(sql, [], 0, start, allowed=False, reason=denied.reason)
+            raise
+        try:
+            result = self._cur.execute(checked.sql, params or [])
+            columns = [d[0] for d in result.description or []]
+            rows = result.fetchall()
+        except duckdb.Error as e:
+            reason = _scrub(e)
+            self._log(sql, checked.tables, 0, start, allowed=False, reason=reason)
+            raise QueryFailed(reason) from None
+        duration = self._log(sql, checked.tables, len(rows), start, allowed=True, reason=None)
+        return QueryResult(
+            columns=columns, rows=rows, row_count=len(rows), duration_ms=duration, tables=checked.tables
+        )
+
+    def _register_history(self) -> None:
+        import pyarrow as pa
+
+        rows = query_history_rows(self.audit) if self.audit else []
+        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in QUERY_HISTORY_COLUMNS]
+        types = [pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.timestamp("us"),
+                 pa.float64(), pa.int64(), pa.string(), pa.string(), pa.string()]  # fmt: skip
+        table = pa.table(
+            {n: pa.array(list(c), t) for n, c, t in zip(QUERY_HISTORY_COLUMNS, cols, types, strict=True)}
+        )
+        self._cur.register(QUERY_HISTORY_SOURCE, table)
+
+    def _log(
+        self, sql: str, tables: list[str], rows: int, start: float, *, allowed: bool, reason: str | None
+    ) -> float:
+        duration = (time.perf_counter() - start) * 1000
+        if self.audit is not None:
+            self.audit.append(
+                "query",
+                user=self.claims.user,
+                role=self.claims.role,
+                secondary_roles=self.claims.secondary_roles,
+                department=self.claims.department,
+                sql=sql,
+                sql_hash=sql_hash(sql),
+                tables=tables,
+                rows=rows,
+                duration_ms=round(duration, 3),
+                allowed=allowed,
+                reason=reason,
+            )
+        return duration
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._cur.close()
+
+    def __enter__(self) -> SecureSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _lit(v: str | None) -> str:
+    return "NULL::VARCHAR" if v is None else "'" + v.replace("'", "''") + "'"
+
+
+def _scrub(e: Exception) -> str:
+    """Error text without quoted values: an error over a hidden row must not echo its data."""
+    msg = str(e).splitlines()[0]
+    msg = re.sub(r"'(?:[^']|'')*'", "'…'", msg)
+    msg = re.sub(r'"(?:[^"])*"', '"…"', msg)
+    return f"{type(e).__name__}: {msg}"
+
+
+def open_session(
+    db: Any,
+    claims: Claims,
+    *,
+    audit: AuditLog | None = None,
+) -> SecureSession:
+    """A governed session over `db` (a Warehouse, a DuckDB connection or a database path)."""
+    return SecureSession(_root(db), claims, audit=audit)
+
+
+def harden(db: Any) -> None:
+    """Disable file access and lock the configuration of the whole DuckDB instance.
+
+    DuckDB 2.0.0 applies both instance-wide (verified): after this, no connection of the instance —
+    the admin's included — can read files, load extensions or change settings. Use it in processes that
+    only serve user queries (`twin sql` does); a process that also rebuilds gold must not call it.
+    """
+    con = _root(db)
+    con.execute("SET enable_external_access = false").fetchall()
+    con.execute("SET lock_configuration = true").fetchall()
