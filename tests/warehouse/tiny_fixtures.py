@@ -52,12 +52,23 @@ SCHEMAS: dict[str, pa.Schema] = {
         + [("quantity", UNIT), ("price", UNIT), ("executed_at", pa.timestamp("us")), *META]
     ),
     "positions": pa.schema(
-        [("account_id", pa.string()), ("fund_id", pa.string()), ("quantity", UNIT), ("market_value", MONEY)]
-        + [("as_of", pa.date32()), *META]
+        [
+            ("account_id", pa.string()),
+            ("fund_id", pa.string()),
+            ("quantity", UNIT),
+            ("market_value", MONEY),
+            ("as_of", pa.date32()),
+            *META,
+        ]
     ),
     "balances": pa.schema(
-        [("account_id", pa.string()), ("balance", MONEY), ("currency", pa.string())]
-        + [("updated_at", pa.timestamp("us")), *META]
+        [
+            ("account_id", pa.string()),
+            ("balance", MONEY),
+            ("currency", pa.string()),
+            ("updated_at", pa.timestamp("us")),
+            *META,
+        ]
     ),
     "crm_signals": pa.schema(
         [(c, pa.string()) for c in ("signal_id", "client_id", "kind")]

@@ -1,9 +1,155 @@
-"""Placeholder: this area's commands are being built."""
+"""`twin warehouse build|load|refresh` and `twin catalog lineage`: the medallion warehouse from the CLI."""
 
 from __future__ import annotations
 
+import json
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from twin.cli.errors import fail
+
+if TYPE_CHECKING:
+    from twin.warehouse.catalog import LineageNode
+
+console = Console()
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+DB_HELP = "DuckDB file (default: <twin home>/warehouse.duckdb)."
+
+
+def _db(db: Path | None) -> Path:
+    from twin.config import paths
+
+    return db if db is not None else paths().database
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the `twin` app."""
+    """Add `twin warehouse …` and `twin catalog …`."""
+    warehouse = typer.Typer(help="The DuckDB medallion warehouse (bronze → silver → gold, built by dbt).")
+    catalog = typer.Typer(help="The data catalog: lineage and PII tags from dbt's manifest.")
+    app.add_typer(warehouse, name="warehouse")
+    app.add_typer(catalog, name="catalog")
+
+    @warehouse.command("build")
+    def build(
+        db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+        fixtures: Path | None = typer.Option(
+            None, "--fixtures", help="Fixture folder (default: <twin home>/fixtures)."
+        ),
+        fmt: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", help="text or json."),
+    ) -> None:
+        """Load fixture files into bronze and run `dbt build` (silver, gold and their tests)."""
+        from twin.config import paths
+        from twin.warehouse.build import build_warehouse
+        from twin.warehouse.dbt_runner import DbtError
+        from twin.warehouse.engine import WarehouseError
+
+        fixtures_dir = fixtures if fixtures is not None else paths().fixtures
+        if not fixtures_dir.is_dir():
+            fail(f"fixtures folder not found: {fixtures_dir} (run `twin fixtures generate` first)")
+        try:
+            with console.status("building the warehouse…") as status:
+                result = build_warehouse(_db(db), fixtures_dir, progress=lambda m: status.update(m))
+        except (WarehouseError, DbtError) as exc:
+            fail(str(exc))
+        if fmt is OutputFormat.JSON:
+            typer.echo(result.model_dump_json(indent=2))
+            return
+        table = Table(title=f"warehouse built in {result.seconds:.1f} s: {result.db_path}")
+        for col in ("layer", "table", "rows"):
+            table.add_column(col, justify="right" if col == "rows" else "left")
+        for layer, counts in result.rows.items():
+            for name, n in counts.items():
+                table.add_row(layer, name, f"{n:,}")
+        console.print(table)
+        console.print(
+            f"dbt: {result.models_built} models built, {result.tests_passed} tests passed, "
+            f"{len(result.tests_failed)} failed"
+        )
+
+    @warehouse.command("refresh")
+    def refresh(db: Path | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
+        """Bring silver and gold up to date with new bronze rows, without starting dbt."""
+        from twin.warehouse.engine import Warehouse, WarehouseError
+        from twin.warehouse.refresh import refresh_gold
+
+        path = _db(db)
+        if not path.is_file():
+            fail(f"no warehouse at {path} (run `twin warehouse build` first)")
+        try:
+            with Warehouse(path) as wh:
+                stats = refresh_gold(wh)
+        except WarehouseError as exc:
+            fail(str(exc))
+        typer.echo(stats.model_dump_json(indent=2))
+
+    @warehouse.command("load")
+    def load(
+        target: str = typer.Argument(..., help="SCHEMA.TABLE in a published schema, e.g. published.rates."),
+        file: Path = typer.Argument(..., help="A .parquet or .csv file."),
+        db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+        replace: bool = typer.Option(False, "--replace", help="Overwrite the table if it exists."),
+    ) -> None:
+        """Load a Parquet or CSV file into a table users may read (through governance)."""
+        from twin.warehouse.engine import Warehouse, WarehouseError
+        from twin.warehouse.published import load_published
+
+        try:
+            with Warehouse(_db(db)) as wh:
+                n = load_published(wh, target, file, replace=replace)
+        except WarehouseError as exc:
+            fail(str(exc))
+        console.print(f"loaded {n:,} rows into {target}")
+
+    @catalog.command("lineage")
+    def lineage_cmd(
+        relation: str = typer.Argument(..., help="A model as schema.table, e.g. gold.customer_360."),
+        manifest: Path | None = typer.Option(
+            None, "--manifest", help="A dbt manifest.json (default: parse the bundled project)."
+        ),
+        fmt: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", help="text or json."),
+    ) -> None:
+        """Show where a model's data comes from (bronze → silver → gold), with PII-tagged columns."""
+        from twin.warehouse.catalog import lineage
+        from twin.warehouse.dbt_runner import DbtError, run_dbt
+        from twin.warehouse.engine import WarehouseError
+
+        try:
+            if manifest is not None:
+                if not manifest.is_file():
+                    fail(f"manifest not found: {manifest}")
+                data = json.loads(manifest.read_text())
+            else:
+                with tempfile.TemporaryDirectory(prefix="twin-dbt-") as work:
+                    run = run_dbt(["parse"], Path(work) / "parse.duckdb", Path(work))
+                    data = run.manifest()
+            tree = lineage(data, relation)
+        except (WarehouseError, DbtError, json.JSONDecodeError, KeyError) as exc:
+            fail(f"cannot show lineage: {exc}")
+        if fmt is OutputFormat.JSON:
+            typer.echo(tree.model_dump_json(indent=2))
+            return
+
+        def label(node: LineageNode) -> str:
+            pii = f" [red]PII: {', '.join(node.pii_columns)}[/]" if node.pii_columns else ""
+            return f"[bold]{node.relation}[/] ({node.kind}){pii}"
+
+        def add(parent: Tree, node: LineageNode) -> None:
+            for up in node.upstream:
+                add(parent.add(label(up)), up)
+
+        root = Tree(label(tree))
+        add(root, tree)
+        console.print(root)

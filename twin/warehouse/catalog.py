@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict
 
 from twin.warehouse.engine import Warehouse, WarehouseError
 
-META_SCHEMA = "meta"
+META_SCHEMA = "silver"
+"""Private to the platform (governance never publishes silver); table names start with `_twin_`."""
 
 
 class ModelSpec(BaseModel):
@@ -116,19 +117,20 @@ def record_models(wh: Warehouse, manifest: dict[str, Any], watermarks: dict[str,
     con = wh.con
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}").fetchall()
     con.execute(
-        f"CREATE OR REPLACE TABLE {META_SCHEMA}.models (position INTEGER, relation VARCHAR, spec JSON)"
+        f"CREATE OR REPLACE TABLE {META_SCHEMA}._twin_models (position INTEGER, relation VARCHAR, spec JSON)"
     ).fetchall()
     con.executemany(
-        f"INSERT INTO {META_SCHEMA}.models VALUES (?, ?, ?)",
+        f"INSERT INTO {META_SCHEMA}._twin_models VALUES (?, ?, ?)",
         [[i, s.relation, s.model_dump_json()] for i, s in enumerate(specs)],
     )
     con.execute(
-        f"CREATE OR REPLACE TABLE {META_SCHEMA}.watermarks (bronze_table VARCHAR PRIMARY KEY, "
+        f"CREATE OR REPLACE TABLE {META_SCHEMA}._twin_watermarks (bronze_table VARCHAR PRIMARY KEY, "
         "ingested_through TIMESTAMP)"
     ).fetchall()
     if watermarks:
         con.executemany(
-            f"INSERT INTO {META_SCHEMA}.watermarks VALUES (?, ?)", [[k, v] for k, v in watermarks.items()]
+            f"INSERT INTO {META_SCHEMA}._twin_watermarks VALUES (?, ?)",
+            [[k, v] for k, v in watermarks.items()],
         )
     for spec in specs:
         if spec.materialized == "view":
@@ -137,7 +139,7 @@ def record_models(wh: Warehouse, manifest: dict[str, Any], watermarks: dict[str,
 
 def recorded_models(wh: Warehouse) -> list[ModelSpec]:
     try:
-        rows = wh.con.execute(f"SELECT spec FROM {META_SCHEMA}.models ORDER BY position").fetchall()
+        rows = wh.con.execute(f"SELECT spec FROM {META_SCHEMA}._twin_models ORDER BY position").fetchall()
     except Exception as exc:  # duckdb.CatalogException, imported lazily elsewhere
         raise WarehouseError(
             "this database has no recorded models: run `twin warehouse build` first"
