@@ -103,11 +103,14 @@ def register(app: typer.Typer) -> None:
             )
         except ValidationError as e:
             fail(f"invalid claims: {e.errors()[0]['msg']}")
+        import duckdb
+
         log = _audit()
+        con = duckdb.connect(str(path))
         try:
-            with open_session(path, claims, audit=log) as session:
-                # This process only serves this query: lock the DuckDB instance down first.
-                harden(path)
+            with open_session(con, claims, audit=log) as session:
+                # This connection only serves this query: lock its DuckDB instance down first.
+                harden(con)
                 result = session.query(query)
         except QueryDenied as e:
             fail(f"denied: {e.reason}", code=3)
@@ -115,6 +118,7 @@ def register(app: typer.Typer) -> None:
             fail(str(e))
         finally:
             log.close()
+            con.close()
         _print_rows(result.columns, result.rows, fmt)
 
     @policy.command("compile")

@@ -153,7 +153,7 @@ def scan_table(con: Any, table: str, limit: int = SAMPLE_ROWS) -> ScanReport:
     if len(parts) != 2 or not all(re.fullmatch(r"[a-z_][a-z0-9_]*", p) for p in parts):
         raise GovernanceError(f"{table!r}: give a table as SCHEMA.TABLE")
     try:
-        arrow = con.execute(f'SELECT * FROM "{parts[0]}"."{parts[1]}" LIMIT {int(limit)}').fetch_arrow_table()
+        arrow = con.sql(f'SELECT * FROM "{parts[0]}"."{parts[1]}" LIMIT {int(limit)}').to_arrow_table()
     except Exception as e:
         raise GovernanceError(f"cannot read {table}: {str(e).splitlines()[0]}") from None
     return _scan_arrow(table, arrow, _tagged(con, ".".join(parts)))

@@ -1,0 +1,90 @@
+"""The governance commands, through the real `twin` app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.governance.gold_data import build
+from twin.cli.main import app
+from twin.governance.ddl import load_shipped
+from twin.governance.store import apply_policies
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(twin_home: Path) -> Path:
+    path = twin_home / "warehouse.duckdb"
+    wh = build(path)
+    apply_policies(wh.con, load_shipped())
+    wh.close()
+    return path
+
+
+def test_sql_json_and_csv(db: Path) -> None:
+    r = runner.invoke(app, ["sql", "--db", str(db), "--role", "RETAIL_TELLER", "--format", "json",
+                            "SELECT DISTINCT department FROM gold.customer_360"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == [{"department": "Retail"}]
+    r = runner.invoke(app, ["sql", "--db", str(db), "--role", "EXTERNAL_BI_TOOL", "--format", "csv",
+                            "SELECT count(*) AS n FROM gold.customer_360"])  # fmt: skip
+    assert r.exit_code == 0 and r.stdout.splitlines() == ["n", "0"]
+
+
+def test_sql_denied_exits_nonzero_with_reason(db: Path) -> None:
+    r = runner.invoke(
+        app, ["sql", "--db", str(db), "--role", "WEALTH_ADMIN", "SELECT * FROM silver.customers"]
+    )
+    assert r.exit_code == 3
+    assert "not a published table" in r.stderr
+
+
+def test_policy_compile_references_apply(db: Path, tmp_path: Path) -> None:
+    r = runner.invoke(app, ["policy", "compile", "--target", "snowflake"])
+    assert r.exit_code == 0 and "CREATE OR REPLACE MASKING POLICY ssn_mask" in r.stdout
+    r = runner.invoke(app, ["policy", "compile", "--target", "duckdb", "--db", str(db)])
+    assert r.exit_code == 0 and "CREATE OR REPLACE VIEW governance.gold__customer_360" in r.stdout
+    r = runner.invoke(app, ["policy", "references", "--db", str(db), "--format", "json"])
+    refs = {
+        (x["ref_entity_name"], x["ref_column_name"], x["policy_name"], x["how"]) for x in json.loads(r.stdout)
+    }
+    assert ("gold.customer_360", "email", "pii_mask", "tag:pii") in refs
+    assert ("gold.customer_360", "ssn", "ssn_mask", "direct") in refs
+    f = tmp_path / "extra.sql"
+    f.write_text("CREATE OR REPLACE MASKING POLICY nav_mask AS (v STRING) RETURNS STRING -> 'F';\n"
+                 "ALTER TABLE gold.fund_nav MODIFY COLUMN fund_id SET MASKING POLICY nav_mask;")  # fmt: skip
+    first = runner.invoke(app, ["policy", "apply", str(f), "--db", str(db), "--format", "json"])
+    again = runner.invoke(app, ["policy", "apply", str(f), "--db", str(db), "--format", "json"])
+    assert len(json.loads(first.stdout)["changed"]) == 2
+    assert json.loads(again.stdout)["changed"] == []
+    bad = tmp_path / "bad.sql"
+    bad.write_text("DROP TABLE gold.customer_360;")
+    r = runner.invoke(app, ["policy", "apply", str(bad), "--db", str(db)])
+    assert r.exit_code == 2 and "unsupported statement" in r.stderr
+
+
+def test_audit_verify_query_and_forget(db: Path, twin_home: Path) -> None:
+    runner.invoke(app, ["sql", "--db", str(db), "--role", "RETAIL_TELLER", "SELECT 1"])
+    r = runner.invoke(app, ["audit", "query", "--db", str(db), "--role", "RETAIL_TELLER"])
+    assert r.exit_code == 3
+    r = runner.invoke(
+        app, ["audit", "query", "--db", str(db), "--role", "COMPLIANCE_AUDITOR", "--format", "json"]
+    )
+    assert r.exit_code == 0 and any(x["query_text"] == "SELECT 1" for x in json.loads(r.stdout))
+    r = runner.invoke(app, ["governance", "forget", "C00001", "--db", str(db), "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["rows"]["gold.customer_360"] == 1
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+    log = twin_home / "audit.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join([lines[0], *lines[2:]]) + "\n")
+    r = runner.invoke(app, ["audit", "verify"])
+    assert r.exit_code == 1 and "line 2" in r.stderr
+
+
+def test_pii_scan_gate(db: Path) -> None:
+    r = runner.invoke(app, ["pii", "scan", "gold.customer_360", "--db", str(db), "--fail-on-findings"])
+    assert r.exit_code == 1 and "person_name" in r.stdout
