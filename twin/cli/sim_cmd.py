@@ -1,9 +1,264 @@
-"""Placeholder: this area's commands are being built."""
+"""`twin run`, `twin gate`, `twin cost`: scenarios, the CI gate and the cost model."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from twin.cli.errors import fail
+
+console = Console()
+
+
+def sla_table(report: dict[str, Any]) -> Table:
+    t = Table(title=f"SLAs: {report['scenario']}")
+    for col in ("SLA", "metric", "operation", "bound", "actual", "result"):
+        t.add_column(col)
+    for r in report["slas"]:
+        result = "[green]pass[/]" if r["passed"] else "[bold red]FAIL[/]"
+        actual = "-" if r["actual"] is None else f"{r['actual']:.4g}"
+        t.add_row(r["name"], r["metric"], r["operation"] or "all", r["bound"], actual, result)
+    return t
+
+
+def ops_table(report: dict[str, Any]) -> Table:
+    t = Table(title="operations (simulated latency, ms)")
+    for col in ("operation", "count", "errors", "denied", "stale", "p50", "p95", "p99", "max"):
+        t.add_column(col, justify="right")
+    for op, s in report["operations"].items():
+        t.add_row(op, *(str(s[k]) for k in ("count", "errors", "denied", "stale", "p50_ms", "p95_ms",
+                                           "p99_ms", "max_ms")))  # fmt: skip
+    return t
+
+
+def cost_table(cost: dict[str, Any]) -> Table:
+    we, run = cost["worked_example"], cost["run"]
+    t = Table(title="cost")
+    t.add_column("")
+    t.add_column("per day", justify="right")
+    t.add_column("per year", justify="right")
+    t.add_row(
+        "worked example, no cache", f"${we['no_cache_per_day']:,.2f}", f"${we['no_cache_per_year']:,.0f}"
+    )
+    t.add_row(
+        "worked example, 94% hit rate", f"${we['cache_94_per_day']:,.2f}", f"${we['cache_94_per_year']:,.0f}"
+    )
+    if run is not None:
+        t.add_row(
+            f"this run, per query, hit rate {run['hit_rate']:.1%}",
+            f"${run['per_query_per_day']:,.2f}",
+            f"${run['per_query_per_year']:,.0f}",
+        )
+        t.add_row(
+            "this run, warehouse clock (60 s min, auto-suspend)",
+            f"${run['warehouse_clock_per_day']:,.2f}",
+            f"${run['warehouse_clock_per_year']:,.0f}",
+        )
+    return t
+
+
+def sensitivity_table(cost: dict[str, Any]) -> Table:
+    t = Table(title="sensitivity: cache TTL (hit rate replayed from the run)")
+    t.add_column("TTL s", justify="right")
+    t.add_column("hit rate", justify="right")
+    t.add_column("per day", justify="right")
+    for r in cost["sensitivity"]["by_ttl"]:
+        t.add_row(f"{r['ttl_s']:g}", f"{r['hit_rate']:.1%}", f"${r['per_day']:,.2f}")
+    return t
+
+
+def gate_table(rows: list[Any]) -> Table:
+    t = Table(title="gate")
+    for col in ("check", "kind", "baseline", "actual", "limit", "change", "result"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r.check, r.kind, "-" if r.baseline is None else f"{r.baseline:.4g}",
+            "-" if r.actual is None else f"{r.actual:.4g}", r.limit, r.change,
+            "[green]pass[/]" if r.passed else "[bold red]FAIL[/]",
+        )  # fmt: skip
+    return t
+
+
+def _load_scenario(name: str) -> Any:
+    from twin.sim.scenario import ScenarioError, find_scenario, load_scenario
+
+    try:
+        return load_scenario(find_scenario(name))
+    except FileNotFoundError as e:
+        fail(str(e))
+    except ScenarioError as e:
+        fail("invalid scenario:\n  " + "\n  ".join(e.problems))
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        fail(f"no {what} at {path}")
+    except ValueError as e:
+        fail(f"{path} is not a JSON {what}: {e}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the `twin` app."""
+    @app.command("run")
+    def run(
+        scenario: str = typer.Argument(..., help="A scenario file, or a name under scenarios/."),
+        mode: str = typer.Option("sim", help="sim (virtual time) or live (wall time, real broker)."),
+        out: Path | None = typer.Option(None, help="Report directory [default: TWIN_HOME/reports/NAME]."),
+        duration: str | None = typer.Option(None, help="Override the scenario's duration, e.g. 2h."),
+        seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+        db: Path | None = typer.Option(None, help="Warehouse file [default: TWIN_HOME/warehouse.duckdb]."),
+        measured: bool = typer.Option(False, help="Advance time by each call's own measured time."),
+        calibration: Path | None = typer.Option(None, help="Reuse a calibration.json from an earlier run."),
+        speed: float = typer.Option(60.0, help="live: simulated seconds per wall second."),
+        bootstrap: str | None = typer.Option(None, help="live: broker bootstrap HOST:PORT."),
+        fmt: str = typer.Option("table", "--format", help="table or json."),
+    ) -> None:
+        """Run a scenario and write report.json, junit.xml and report.html."""
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from twin.config import paths
+        from twin.sim.calibration import Calibration
+        from twin.sim.durations import parse_duration
+        from twin.sim.execute import run_to_dir
+
+        if mode not in ("sim", "live"):
+            fail(f"--mode must be sim or live, not {mode!r}")
+        if fmt not in ("table", "json"):
+            fail(f"--format must be table or json, not {fmt!r}")
+        s = _load_scenario(scenario)
+        updates: dict[str, Any] = {}
+        if duration is not None:
+            try:
+                updates["duration"] = parse_duration(duration)
+            except ValueError as e:
+                fail(f"--duration: {e}")
+        if seed is not None:
+            updates["seed"] = seed
+        s = s.model_copy(update=updates)
+        cal = None
+        if calibration is not None:
+            try:
+                cal = Calibration.load(calibration)
+            except (OSError, ValueError) as e:
+                fail(f"cannot read calibration {calibration}: {e}")
+        db_path = db or paths().database
+        out_dir = out or paths().reports / s.name
+        transport = None
+        if mode == "live":
+            from twin.sim.transport import connect_live
+
+            try:
+                transport = connect_live(bootstrap)
+            except Exception as e:
+                fail(f"live mode needs a broker: {e}")
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task(f"{s.name} ({mode})", total=s.duration)
+            try:
+                report, result = run_to_dir(
+                    s, out=out_dir, db=db_path, measured=measured, calibration=cal,
+                    speed=speed if mode == "live" else None, transport=transport,
+                    progress=lambda t, total: bar.update(task, completed=t),
+                )  # fmt: skip
+            except FileNotFoundError as e:
+                fail(str(e))
+            except ValueError as e:
+                fail(str(e))
+            finally:
+                if transport is not None:
+                    transport.close()
+        if fmt == "json":
+            typer.echo(json.dumps({"out": str(out_dir), **report}, indent=1))
+            return
+        console.print(ops_table(report))
+        console.print(sla_table(report))
+        console.print(cost_table(report["cost"]))
+        if "failover_comparison" in report:
+            t = Table(title="failover strategies")
+            for col in ("strategy", "RTO s", "RPO s", "availability", "events lost"):
+                t.add_column(col)
+            for r in report["failover_comparison"]:
+                t.add_row(r["strategy"], f"{r['rto_s']:g}", f"{r['rpo_s']:g}", f"{r['availability']:.4%}",
+                          f"{r['events_lost']:,}")  # fmt: skip
+            console.print(t)
+        w = result.wall
+        console.print(
+            f"simulated {s.duration:,.0f} s in {w['simulation_s']:.1f} s wall "
+            f"({w['simulated_s_per_wall_s']:,.0f}x); report in {out_dir}"
+        )
+
+    @app.command("gate")
+    def gate_cmd(
+        report: Path = typer.Argument(..., help="A report.json (or the directory holding it)."),
+        sla: Path | None = typer.Option(None, help="SLA file (YAML with an `slas:` list)."),
+        baseline: Path | None = typer.Option(None, help="A baseline report.json to compare against."),
+        max_regression: str = typer.Option("10%", help="Tolerated regression vs the baseline."),
+        fmt: str = typer.Option("table", "--format", help="table or json."),
+    ) -> None:
+        """Exit 1 on any SLA breach or regression beyond the tolerance; 0 otherwise."""
+        from twin.sim.gate import gate, load_slas, parse_tolerance
+        from twin.sim.scenario import ScenarioError
+
+        if report.is_dir():
+            report = report / "report.json"
+        current = _read_json(report, "report")
+        base = (
+            _read_json(baseline / "report.json" if baseline.is_dir() else baseline, "baseline")
+            if baseline
+            else None
+        )
+        try:
+            tol = parse_tolerance(max_regression)
+            slas = load_slas(sla) if sla else None
+        except (ValueError, ScenarioError, OSError) as e:
+            fail(f"{e}")
+        rows = gate(current, slas=slas, baseline=base, max_regression=tol)
+        failed = [r for r in rows if not r.passed]
+        if fmt == "json":
+            typer.echo(json.dumps({"passed": not failed, "rows": [r.model_dump() for r in rows]}, indent=1))
+        else:
+            console.print(gate_table(rows))
+            if failed:
+                console.print(f"[bold red]gate failed[/]: {len(failed)} of {len(rows)} checks")
+            else:
+                console.print(f"[green]gate passed[/]: {len(rows)} checks")
+        raise typer.Exit(1 if failed else 0)
+
+    @app.command("cost")
+    def cost_cmd(
+        target: str = typer.Argument(..., help="A scenario (parametric) or a report.json (from a run)."),
+        fmt: str = typer.Option("table", "--format", help="table or json."),
+    ) -> None:
+        """The cost model: worked example, the run's hit rate and billing, and sensitivities."""
+        path = Path(target)
+        if path.is_dir():
+            path = path / "report.json"
+        if path.suffix == ".json":
+            cost = _read_json(path, "report").get("cost")
+            if cost is None:
+                fail(f"{path} has no cost section")
+        else:
+            from twin.cost.summary import parametric_summary
+
+            cost = parametric_summary(_load_scenario(target))
+        if fmt == "json":
+            typer.echo(json.dumps(cost, indent=1))
+            return
+        console.print(cost_table(cost))
+        if cost["sensitivity"]["by_ttl"]:
+            console.print(sensitivity_table(cost))
+        t = Table(title="sensitivity: hit rate")
+        t.add_column("hit rate", justify="right")
+        t.add_column("per day", justify="right")
+        for r in cost["sensitivity"]["by_hit_rate"]:
+            t.add_row(f"{r['hit_rate']:.0%}", f"${r['per_day']:,.2f}")
+        console.print(t)

@@ -113,3 +113,46 @@ def cost_summary(
         },
         "sensitivity": {"by_ttl": by_ttl, "by_hit_rate": by_hit, "zipf": zipf},
     }
+
+
+def parametric_summary(scenario: Any) -> dict[str, Any]:
+    """Cost from a scenario's parameters alone (no run): the worked example and a hit-rate grid."""
+    params: CostParams = scenario.cost
+    users = sum(p.count for p in scenario.personas)
+    per_user = sum(p.count * p.requests_per_day for p in scenario.personas) / users
+    dps = params.dollars_per_second
+    ex = worked_example(users, per_user, params.seconds_per_query, dps, 0.94, params.days_per_year)
+    q_day = users * per_user
+    return {
+        "dollars_per_second": dps,
+        "worked_example": {
+            "users": users,
+            "queries_per_user_per_day": per_user,
+            "seconds_per_query": params.seconds_per_query,
+            "no_cache_per_day": round(ex.no_cache.per_day, 2),
+            "no_cache_per_year": round(ex.no_cache.per_year, 2),
+            "cache_94_per_day": round(ex.with_cache.per_day, 2),
+            "cache_94_per_year": round(ex.with_cache.per_year, 2),
+            "saving": round(ex.saving, 4),
+        },
+        "run": None,
+        "sensitivity": {
+            "by_ttl": [],
+            "by_hit_rate": [
+                {
+                    "hit_rate": h,
+                    "per_day": round(
+                        per_query_cost(
+                            q_day,
+                            seconds_per_query=params.seconds_per_query,
+                            price_per_second=dps,
+                            hit_rate=h,
+                        ).per_day,
+                        2,
+                    ),
+                }
+                for h in HIT_RATE_GRID
+            ],
+            "zipf": [],
+        },
+    }

@@ -22,6 +22,10 @@ class Denied(RuntimeError):
     """The governance layer refused the query for this caller."""
 
 
+class Failed(RuntimeError):
+    """A permitted query failed while running (counted as an error, not a denial)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     user: str
@@ -74,13 +78,15 @@ class GovernedDuckDB:
         return s
 
     def query(self, caller: Caller, sql: str, params: list[Any]) -> Outcome:
-        from twin.governance.errors import QueryDenied
+        from twin.governance.errors import QueryDenied, QueryFailed
 
         t0 = time.perf_counter()
         try:
             result = self._session(caller).query(sql, params or None)
         except QueryDenied as e:
             raise Denied(str(e)) from e
+        except QueryFailed as e:
+            raise Failed(str(e)) from e
         return Outcome(rows=int(result.row_count), duration_s=time.perf_counter() - t0)
 
     def sample_keys(self, table: str, column: str, limit: int) -> list[Any]:

@@ -25,7 +25,7 @@ from twin.cache.result_cache import ResultCache
 from twin.sim.calibration import Calibration, machine_label
 from twin.sim.faults import FaultState, windows
 from twin.sim.metrics import Recorder
-from twin.sim.platform import Caller, Denied, PlatformPort
+from twin.sim.platform import Caller, Denied, Failed, PlatformPort
 from twin.sim.scenario import FailoverStrategy, KeySpec, Scenario
 from twin.sim.transport import CountingTransport, EventTransport
 
@@ -111,7 +111,7 @@ def calibrate(scenario: Scenario, platform: PlatformPort, pickers: dict[str, Key
         for i in range(n + 1):
             params = [pickers[op_name].pick(rng)] if op_name in pickers else []
             t0 = time.perf_counter()
-            with contextlib.suppress(Denied):
+            with contextlib.suppress(Denied, Failed):
                 platform.query(caller, op.sql, params)
             if i:  # the first call warms DuckDB's caches and is not representative
                 times.append(time.perf_counter() - t0)
@@ -259,10 +259,10 @@ class _Sim:
                 w0 = time.perf_counter()
                 try:
                     outcome = self.platform.query(caller, op.sql, params)
-                except Denied:
+                except (Denied, Failed) as e:
                     self.platform_s += time.perf_counter() - w0
                     yield env.timeout(net_s)
-                    rec.error(op_name, env.now, denied=True)
+                    rec.error(op_name, env.now, denied=isinstance(e, Denied))
                     return
                 self.platform_s += time.perf_counter() - w0
                 service = outcome.duration_s if self.opts.measured else self.service[op_name](rng)
