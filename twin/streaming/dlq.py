@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -135,7 +135,7 @@ def replay(
                 )
                 original = original_record(letter)
                 if repair is not None and original.value is not None:
-                    original = replace(original, value=repair(original.value))
+                    original = original._replace(value=repair(original.value))
                 decoded = decoder.decode([original])
                 if decoded.rejected:
                     why = decoded.rejected[0][1]

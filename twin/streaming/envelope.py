@@ -7,7 +7,7 @@ carrying the raw-feed lineage markers that bronze stores as `_dup_of` and `_late
 
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal
@@ -45,7 +45,8 @@ def envelope_model(value_model: type[BaseModel]) -> type[CloudEvent]:
 
 
 def new_event_id() -> str:
-    return str(uuid.uuid4())
+    # A random 128-bit id like uuid4, at a fraction of uuid.uuid4()'s cost (producers make 10,000+/s).
+    return os.urandom(16).hex()
 
 
 def wrap(

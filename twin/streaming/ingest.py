@@ -58,10 +58,11 @@ class IngestConfig(BaseModel):
 
 @dataclass
 class Batch:
-    decoded: Decoded
+    decoded: Decoded | None  # decoded by the writer thread, once (a retried write reuses it)
     commit: dict[TopicPartition, int]
     records: int
     started_at: float  # monotonic time the first record of the batch was consumed
+    raw: list[Record] | None = None
 
 
 @dataclass
@@ -175,14 +176,18 @@ class Ingester:
 
     def _seal(self) -> None:
         records, self._buffer = self._buffer, []
-        commit: dict[TopicPartition, int] = {}
-        for r in records:
-            tp = TopicPartition(r.topic, r.partition)
-            if r.offset + 1 > commit.get(tp, 0):
-                commit[tp] = r.offset + 1
-        decoded = self.decoder.decode(records)
-        self.stats.slow_batches += decoded.slow_path
-        batch = Batch(decoded, commit, len(records), self._buffer_started)
+        # Commit = last offset + 1 per partition, computed in Arrow rather than a Python loop.
+        keys = pa.table(
+            {
+                "p": pa.array([r[1] for r in records], pa.int32()),
+                "o": pa.array([r[2] for r in records], pa.int64()),
+            }
+        )
+        commit = {
+            TopicPartition(self.spec.name, int(row["p"])): int(row["o_max"]) + 1
+            for row in keys.group_by("p").aggregate([("o", "max")]).to_pylist()
+        }
+        batch = Batch(None, commit, len(records), self._buffer_started, records)
         with self._cond:
             self._queue.append(batch)
             self.stats.batches += 1
@@ -261,6 +266,12 @@ class Ingester:
         self._evolved = True
 
     def _write(self, batch: Batch) -> None:
+        if batch.decoded is None:
+            # Decoding here, on the writer thread, overlaps it with the next consume (Arrow's JSON
+            # reader and DuckDB both release the GIL).
+            batch.decoded = self.decoder.decode(batch.raw or [])
+            batch.raw = None
+            self.stats.slow_batches += batch.decoded.slow_path
         d = batch.decoded
         if d.table.num_rows:
             self._evolve_table(d.table.schema)

@@ -190,8 +190,14 @@ class KafkaConsumer:
         self._c.subscribe(list(topics))
 
     def consume(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
+        msgs = self._c.consume(num_messages=max_records, timeout=timeout_s)
+        if not any(m.error() is not None for m in msgs):
+            return [
+                Record(m.topic(), m.partition(), m.offset(), m.key(), m.value(), m.timestamp()[1])
+                for m in msgs
+            ]
         out: list[Record] = []
-        for m in self._c.consume(num_messages=max_records, timeout=timeout_s):
+        for m in msgs:
             err = m.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF or not err.fatal():

@@ -1,0 +1,384 @@
+# ruff: noqa: E501  (the BENCHMARKS.md template below keeps its Markdown rows on one line each)
+"""`twin bench ingest`: ingestion from a real local Kafka into DuckDB bronze.
+
+1. Freshness at the architecture's combined rate (Aladdin 10,000/s + trades 2,000/s + balances 500/s +
+   CRM 100/s = 12,600 events/s), produced by four `twin produce` processes while four ingesters (one
+   consumer group each) run in this process: produce time (the CloudEvents `time`) → row visible in
+   bronze (the write committed), p50/p99 over every row after a warm-up; this process's peak RSS.
+2. Throughput: a topic pre-filled with `--events` Aladdin events; first a bare confluent-kafka consume
+   loop (touching every value) drains it, then the ingester (decode + bronze append + commit) drains it
+   again under another group; rates from first record to last, side by side.
+
+    twin bench ingest [--events 8000000] [--duration 60] [--fresh-duration 40] [--bootstrap B] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from twin.config import paths
+from twin.streaming.contracts.apply import apply_topics
+from twin.streaming.contracts.topics import DLQ_TOPIC, TOPICS, topic
+from twin.streaming.envelope import encode
+from twin.streaming.ingest import INGEST_SOURCES, Batch, IngestConfig, Ingester
+from twin.streaming.kafka_adapter import PRODUCER_DEFAULTS, KafkaBroker
+from twin.streaming.producer import ContractProducer
+from twin.streaming.sources import SOURCES
+from twin.warehouse.engine import Warehouse
+
+BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+TARGET_RATE = 100_000
+TARGET_RATIO = 0.5
+TARGET_P99_S = 2.0
+TARGET_RSS_MIB = 1024
+FRESH_SOURCES = ("aladdin", "trades", "balances", "crm")
+WARMUP_S = 5.0
+
+
+def _say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# -- 1. freshness at 12,600 events/s ------------------------------------------------------------------
+def freshness(broker: KafkaBroker, bootstrap: str, workdir: Path, duration_s: float) -> dict[str, Any]:
+    wh = Warehouse(workdir / "fresh.duckdb")
+    config = IngestConfig(batch_max_records=20_000, batch_max_ms=200, poll_timeout_s=0.05)
+    lags: list[np.ndarray] = []
+    t_start = time.time()
+
+    def on_written(batch: Batch, visible: float) -> None:
+        emitted = batch.decoded.table.column("_emitted_at").cast("int64").to_numpy() / 1e6
+        keep = emitted > t_start + WARMUP_S
+        lags.append(visible - emitted[keep])
+
+    ingesters = [
+        Ingester(broker, wh, SOURCES[s].topic, INGEST_SOURCES[s][1], config=config, on_written=on_written)
+        for s in FRESH_SOURCES
+    ]
+    stop = threading.Event()
+    threads = [threading.Thread(target=i.run, args=(stop,), daemon=True) for i in ingesters]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 60
+    while not all(i._consumer.assignment() for i in ingesters) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    t_start = time.time()
+    _say(
+        f"freshness: ingesters assigned; producing {sum(SOURCES[s].rate for s in FRESH_SOURCES):,.0f}/s for {duration_s:.0f} s"
+    )
+    # The load generator is not under test: Aladdin's 10,000/s come from two 5,000/s processes.
+    plan = [(s, SOURCES[s].rate) for s in FRESH_SOURCES if s != "aladdin"] + [("aladdin", 5_000)] * 2
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "twin",
+                "produce",
+                s,
+                "--rate",
+                str(rate),
+                "--duration",
+                str(duration_s),
+                "--bootstrap",
+                bootstrap,
+                "--format",
+                "json",
+                "--seed",
+                str(n),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for n, (s, rate) in enumerate(plan)
+    ]
+    me = psutil.Process()
+    rss_peak = 0
+    while any(p.poll() is None for p in procs):
+        rss_peak = max(rss_peak, me.memory_info().rss)
+        time.sleep(0.5)
+    reports = [json.loads(p.stdout.read().strip().splitlines()[-1]) for p in procs if p.stdout]
+    sent = sum(r["sent"] for r in reports)
+    deadline = time.monotonic() + 30
+    while (
+        sum(i.stats.written + i.stats.dead_lettered for i in ingesters) < sent and time.monotonic() < deadline
+    ):
+        rss_peak = max(rss_peak, me.memory_info().rss)
+        time.sleep(0.2)
+    stop.set()
+    for t in threads:
+        t.join()
+    written = sum(i.stats.written for i in ingesters)
+    for i in ingesters:
+        i.close()
+    wh.close()
+    all_lags = np.concatenate(lags) if lags else np.array([0.0])
+    return {
+        "sent": sent,
+        "written": written,
+        "producer_rates": {s: sum(r["rate"] for r in reports if r["source"] == s) for s in FRESH_SOURCES},
+        "offered_rate": sum(r["rate"] for r in reports),
+        "p50_s": float(np.percentile(all_lags, 50)),
+        "p99_s": float(np.percentile(all_lags, 99)),
+        "max_s": float(all_lags.max()),
+        "samples": int(all_lags.size),
+        "rss_peak_mib": rss_peak / 2**20,
+        "pauses": sum(i.stats.pauses for i in ingesters),
+    }
+
+
+# -- 2. throughput ------------------------------------------------------------------------------------
+def fill(broker: KafkaBroker, bootstrap: str, topic_name: str, events: int) -> float:
+    from confluent_kafka import Producer
+
+    spec = topic(topic_name)
+    maker = ContractProducer(broker.producer(), source="twin/bench")
+    rng = __import__("random").Random(42)
+    templates: list[tuple[bytes, bytes]] = []
+    from datetime import UTC, datetime
+
+    for n in range(20_000):
+        value = SOURCES["aladdin"].make(rng, n, datetime.now(UTC))
+        _, event = maker.envelope(spec, value)
+        templates.append((encode(event), spec.key_of(value)))
+    p = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            **PRODUCER_DEFAULTS,
+            "linger.ms": 20,
+            "batch.size": 1_000_000,
+            "queue.buffering.max.messages": 1_000_000,
+        }
+    )
+    t0 = time.perf_counter()
+    for n in range(events):
+        value, key = templates[n % len(templates)]
+        while True:
+            try:
+                p.produce(topic_name, value, key=key)
+                break
+            except BufferError:
+                p.poll(0.05)
+        if n % 100_000 == 0:
+            p.poll(0)
+    p.flush(120)
+    return events / (time.perf_counter() - t0)
+
+
+def bare_consume(bootstrap: str, topic_name: str, events: int, limit_s: float) -> dict[str, float]:
+    from confluent_kafka import Consumer
+
+    from twin.streaming.kafka_adapter import CONSUMER_DEFAULTS
+
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            **CONSUMER_DEFAULTS,
+            "group.id": f"bench-bare-{uuid.uuid4().hex[:6]}",
+        }
+    )
+    c.subscribe([topic_name])
+    n = 0
+    nbytes = 0
+    first = last = None
+    deadline = time.monotonic() + 60 + limit_s
+    while n < events and time.monotonic() < deadline:
+        msgs = c.consume(num_messages=10_000, timeout=1.0)
+        if not msgs:
+            continue
+        if first is None:
+            first = time.perf_counter()
+        for m in msgs:
+            if m.error() is None:
+                nbytes += len(m.value())
+                n += 1
+        last = time.perf_counter()
+        if last - first > limit_s:
+            break
+    c.close()
+    elapsed = (last or 0) - (first or 0)
+    return {"events": n, "seconds": elapsed, "rate": n / elapsed if elapsed else 0.0, "mb": nbytes / 1e6}
+
+
+def ingest_throughput(
+    broker: KafkaBroker, workdir: Path, topic_name: str, events: int, limit_s: float
+) -> dict[str, float]:
+    wh = Warehouse(workdir / "throughput.duckdb")
+    config = IngestConfig(batch_max_records=50_000, batch_max_ms=1000, poll_max_records=10_000)
+    marks: dict[str, float] = {}
+
+    def on_written(batch: Batch, visible: float) -> None:
+        marks["last"] = time.perf_counter()
+
+    ing = Ingester(
+        broker,
+        wh,
+        topic(topic_name),
+        "bench_positions_raw",
+        config=config,
+        on_written=on_written,
+        group_id=f"bench-ingest-{uuid.uuid4().hex[:6]}",
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=ing.run, args=(stop,), daemon=True)
+    me = psutil.Process()
+    rss_peak = 0
+    thread.start()
+    deadline = time.monotonic() + 60 + limit_s
+    while time.monotonic() < deadline:
+        if "first" not in marks and ing.stats.consumed:
+            marks["first"] = time.perf_counter()
+        rss_peak = max(rss_peak, me.memory_info().rss)
+        if ing.stats.written >= events or (
+            "first" in marks and time.perf_counter() - marks["first"] > limit_s
+        ):
+            break
+        time.sleep(0.05)
+    stop.set()
+    thread.join()
+    written = wh.count("bronze.bench_positions_raw")
+    ing.close()
+    wh.close()
+    elapsed = marks.get("last", 0.0) - marks.get("first", 0.0)
+    return {
+        "events": written,
+        "seconds": elapsed,
+        "rate": written / elapsed if elapsed else 0.0,
+        "rss_peak_mib": rss_peak / 2**20,
+        "slow_batches": ing.stats.slow_batches,
+        "pauses": ing.stats.pauses,
+    }
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    cluster = None
+    bootstrap = args.bootstrap
+    if not bootstrap:
+        from twin.streaming.broker import LocalKafkaCluster, install
+
+        install(paths().cache)
+        cluster = LocalKafkaCluster(nodes=1, data_dir=workdir / "kafka")
+        cluster.start()
+        bootstrap = cluster.bootstrap
+    try:
+        broker = KafkaBroker(bootstrap)
+        bench_topic = f"bench.positions.{uuid.uuid4().hex[:6]}"
+        spec = TOPICS["aladdin.positions.cdc"].model_copy(update={"name": bench_topic})
+        apply_topics(
+            broker.admin(), [*[TOPICS[SOURCES[s].topic] for s in FRESH_SOURCES], TOPICS[DLQ_TOPIC], spec]
+        )
+        from twin.streaming.contracts import topics as topics_mod
+
+        topics_mod.TOPICS[bench_topic] = spec  # so topic(bench_topic) resolves in this process
+        fresh = freshness(broker, bootstrap, workdir, args.fresh_duration)
+        _say(f"freshness: p99 {fresh['p99_s']:.2f} s, {fresh['written']:,}/{fresh['sent']:,} rows")
+        _say(f"throughput: filling {bench_topic} with {args.events:,} events")
+        fill_rate = fill(broker, bootstrap, bench_topic, args.events)
+        _say(f"filled at {fill_rate:,.0f}/s; bare consume loop")
+        bare = bare_consume(bootstrap, bench_topic, args.events, args.duration)
+        _say(f"bare: {bare['rate']:,.0f}/s over {bare['seconds']:.1f} s; ingest")
+        ing = ingest_throughput(broker, workdir, bench_topic, args.events, args.duration)
+        _say(f"ingest: {ing['rate']:,.0f}/s over {ing['seconds']:.1f} s")
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    return {
+        "events": args.events,
+        "duration": args.duration,
+        "fresh_duration": args.fresh_duration,
+        "fill_rate": fill_rate,
+        "bare": bare,
+        "ingest": ing,
+        "ratio": ing["rate"] / bare["rate"] if bare["rate"] else 0.0,
+        "fresh": fresh,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "message_bytes": bare["mb"] * 1e6 / max(1, bare["events"]),
+    }
+
+
+def _verdict(ok: bool) -> str:
+    return "meets" if ok else "misses"
+
+
+def render(m: dict[str, Any]) -> str:
+    b, i, f = m["bare"], m["ingest"], m["fresh"]
+    rates = ", ".join(f"{k} {v:,.0f}/s" for k, v in f["producer_rates"].items())
+    return f"""## ingest
+
+`twin bench ingest --events {m["events"]} --duration {m["duration"]:.0f} --fresh-duration {m["fresh_duration"]:.0f}`
+· 1-node local Apache Kafka (KRaft, the `twin broker` JVM settings) · confluent-kafka / librdkafka, DuckDB
+2.0.0 file database · machine: 2 cores, 24 GiB, shared with other work (1-min load average
+{m["load_before"]:.1f} before, {m["load_after"]:.1f} after) · 2026-11-22. Events are CloudEvents JSON,
+{m["message_bytes"]:.0f} bytes each (Aladdin positions), keyed, lz4-compressed by the producer.
+
+| measure | bare confluent-kafka consume loop | ingester → DuckDB bronze | ratio |
+|---|---|---|---|
+| throughput, first record → last | {b["rate"]:,.0f} events/s ({b["events"]:,} in {b["seconds"]:.1f} s) | {i["rate"]:,.0f} events/s ({i["events"]:,} in {i["seconds"]:.1f} s) | {m["ratio"]:.2f} |
+
+| freshness at {f["offered_rate"]:,.0f} events/s offered ({rates}) | value |
+|---|---|
+| produce → visible in bronze, p50 | {f["p50_s"]:.2f} s |
+| produce → visible in bronze, p99 | {f["p99_s"]:.2f} s |
+| produce → visible in bronze, max | {f["max_s"]:.2f} s |
+| rows checked (after a {WARMUP_S:.0f} s warm-up) | {f["samples"]:,} |
+| rows landed / events sent | {f["written"]:,} / {f["sent"]:,} |
+| ingester process peak RSS (4 ingesters) | {f["rss_peak_mib"]:.0f} MiB |
+| backpressure pauses | {f["pauses"]} |
+
+- Throughput target ≥ {TARGET_RATE:,}/s: {_verdict(i["rate"] >= TARGET_RATE)} it; sustained over {i["seconds"]:.0f} s
+  (the run stops at `--duration` s or when the {m["events"]:,} pre-filled events are drained).
+  Goal ratio ≥ {TARGET_RATIO}: {_verdict(m["ratio"] >= TARGET_RATIO)} it.
+- Freshness target p99 ≤ {TARGET_P99_S:.0f} s: {_verdict(f["p99_s"] <= TARGET_P99_S)} it (into bronze; there is no
+  silver refresh path to time yet).
+- RSS target ≤ {TARGET_RSS_MIB} MiB: {_verdict(f["rss_peak_mib"] <= TARGET_RSS_MIB)} it (ingester RSS during the
+  throughput run: {i["rss_peak_mib"]:.0f} MiB).
+- The pre-fill producer (raw confluent-kafka, idempotent, acks=all) ran at {m["fill_rate"]:,.0f} events/s.
+"""
+
+
+def write_section(text: str, path: Path = BENCHMARKS_MD) -> None:
+    # Re-read right before writing: other sections belong to other areas and change independently.
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.strip() == "## ingest")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    path.write_text("".join(lines[:start]) + text + "\n" + "".join(lines[end:]))
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="twin bench ingest", description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=8_000_000, help="events to pre-fill for throughput")
+    parser.add_argument("--duration", type=float, default=60.0, help="throughput window cap (s)")
+    parser.add_argument("--fresh-duration", type=float, default=40.0, help="seconds of 12,600 events/s")
+    parser.add_argument("--bootstrap", default=None, help="use this broker instead of starting one")
+    parser.add_argument("--write", action="store_true", help="update the ingest section of BENCHMARKS.md")
+    parser.add_argument("--json", action="store_true", help="also print the raw figures as JSON")
+    args = parser.parse_args(argv)
+    m = measure(args)
+    text = render(m)
+    print(text)
+    if args.json:
+        print(json.dumps(m, indent=2, default=str))
+    if args.write:
+        write_section(text)
+        print(f"written to {BENCHMARKS_MD.name}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
