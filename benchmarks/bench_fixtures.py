@@ -34,8 +34,10 @@ def progress(name, done, total):
     now = time.perf_counter(); steps[name] = now - last[0]; last[0] = now
 t0 = time.perf_counter()
 m = generate(Path(sys.argv[1]), scale=float(sys.argv[2]), seed=int(sys.argv[3]), progress=progress)
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"wall_s": time.perf_counter() - t0, "steps": steps,
-                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "cpu_s": usage.ru_utime + usage.ru_stime,
+                  "rss_mib": usage.ru_maxrss / 1024,
                   "rows": sum(m.rows.values()), "digest": m.digest}))
 """
 
@@ -76,6 +78,8 @@ def measure(scale: float, small: float, runs: int, seed: int) -> dict[str, objec
         "wall_min_s": min(float(r["wall_s"]) for r in big_runs),  # type: ignore[arg-type]
         "wall_max_s": max(float(r["wall_s"]) for r in big_runs),  # type: ignore[arg-type]
         "process_s": m(big_runs, "process_s"),
+        "cpu_s": m(big_runs, "cpu_s"),
+        "small_cpu_s": m(small_runs, "cpu_s"),
         "rss_mib": max(float(r["rss_mib"]) for r in big_runs),  # type: ignore[arg-type]
         "rows": int(big_runs[0]["rows"]),  # type: ignore[call-overload]
         "small_wall_s": m(small_runs, "wall_s"),
@@ -91,6 +95,7 @@ def render(r: dict[str, object]) -> str:
     scale, small = float(r["scale"]), float(r["small"])  # type: ignore[arg-type]
     wall, swall = float(r["wall_s"]), float(r["small_wall_s"])  # type: ignore[arg-type]
     rss, srss = float(r["rss_mib"]), float(r["small_rss_mib"])  # type: ignore[arg-type]
+    cpu, scpu = float(r["cpu_s"]), float(r["small_cpu_s"])  # type: ignore[arg-type]
     steps: dict[str, float] = r["steps"]  # type: ignore[assignment]
     top = sorted(steps.items(), key=lambda kv: -kv[1])[:4]
     lines = [
@@ -102,6 +107,8 @@ def render(r: dict[str, object]) -> str:
         "|---|---:|---:|---:|---:|",
         f"| `generate` wall time, median | {swall:.2f} s | {wall:.2f} s | {wall / swall:.1f}× "
         f"| ≤ {TARGET_S:.0f} s ({wall / TARGET_S:.0%} of it) |",
+        f"| CPU time of the child (user + sys, incl. imports), median | {scpu:.2f} s | {cpu:.2f} s "
+        f"| {cpu / scpu:.1f}× | |",
         f"| peak RSS of the child (max) | {srss:,.0f} MiB | {rss:,.0f} MiB | {rss / srss:.1f}× "
         f"| ≤ {TARGET_RSS_MIB:,.0f} MiB ({rss / TARGET_RSS_MIB:.0%} of it) |",
         "",
