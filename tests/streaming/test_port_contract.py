@@ -163,9 +163,18 @@ def test_apply_topics_creates_then_is_idempotent_then_repairs_config(broker: Bro
     assert [c.action for c in apply_topics(admin, [spec])] == ["created"]
     assert [c.action for c in apply_topics(admin, [spec])] == ["unchanged"]
     admin.alter_config(spec.name, {"retention.ms": "1000"})
+    deadline = time.monotonic() + 10  # KRaft applies config changes through its metadata log
+    while admin.list_topics()[spec.name].config["retention.ms"] != "1000" and time.monotonic() < deadline:
+        time.sleep(0.2)
     changes = apply_topics(admin, [spec])
     assert changes[0].action == "updated" and any("retention.ms" in d for d in changes[0].details)
+    deadline = time.monotonic() + 10
+    while admin.list_topics()[spec.name].config["retention.ms"] == "1000" and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert admin.list_topics()[spec.name].config["retention.ms"] == str(spec.retention_ms)
     grown = spec.model_copy(update={"partitions": 5})
     assert apply_topics(admin, [grown])[0].action == "updated"
+    deadline = time.monotonic() + 10
+    while admin.list_topics()[spec.name].partitions != 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert admin.list_topics()[spec.name].partitions == 5

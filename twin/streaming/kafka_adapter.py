@@ -25,6 +25,7 @@ from twin.streaming.port import (
     DeliveryCallback,
     NewTopic,
     Record,
+    TopicExists,
     TopicInfo,
     TopicPartition,
 )
@@ -56,7 +57,11 @@ def _wait(futures: dict[Any, Any], what: str) -> None:
         try:
             fut.result(timeout=ADMIN_TIMEOUT_S)
         except KafkaException as e:
-            raise BrokerError(f"{what} {name}: {e.args[0].str() if e.args else e}") from e
+            err = e.args[0] if e.args else None
+            message = f"{what} {name}: {err.str() if err is not None else e}"
+            if err is not None and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TopicExists(message) from e
+            raise BrokerError(message) from e
 
 
 class KafkaBroker:

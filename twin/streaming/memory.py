@@ -20,6 +20,7 @@ from twin.streaming.port import (
     DeliveryCallback,
     NewTopic,
     Record,
+    TopicExists,
     TopicInfo,
     TopicPartition,
     partition_for,
@@ -136,7 +137,7 @@ class MemoryAdmin:
             )
         with self._b._cond:
             if topic.name in self._b._topics:
-                raise BrokerError(f"topic {topic.name!r} already exists")
+                raise TopicExists(f"topic {topic.name!r} already exists")
             self._b._topics[topic.name] = _Topic(
                 topic.name,
                 topic.replication_factor,

@@ -16,6 +16,10 @@ class BrokerError(RuntimeError):
     """The broker refused or failed an operation; the message says which and why."""
 
 
+class TopicExists(BrokerError):
+    """create_topic on a topic that already exists."""
+
+
 # Named tuples, not dataclasses: an ingester builds 100,000+ of these a second, and tuple construction,
 # hashing and comparison run in C.
 class TopicPartition(NamedTuple):

@@ -3,12 +3,13 @@ Idempotent: a second run changes nothing and says so."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from pydantic import BaseModel
 
 from twin.streaming.contracts.topics import TOPICS, TopicSpec
-from twin.streaming.port import Admin, NewTopic
+from twin.streaming.port import Admin, NewTopic, TopicExists, TopicInfo
 
 
 class TopicChange(BaseModel):
@@ -17,6 +18,17 @@ class TopicChange(BaseModel):
     partitions: int
     replication_factor: int
     details: list[str] = []
+
+
+def _wait_listed(admin: Admin, name: str, timeout_s: float = 10.0) -> TopicInfo:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        info = admin.list_topics().get(name)
+        if info is not None or time.monotonic() > deadline:
+            if info is None:
+                raise TopicExists(f"{name} exists but does not show in metadata after {timeout_s:.0f} s")
+            return info
+        time.sleep(0.2)
 
 
 def apply_topics(admin: Admin, specs: Iterable[TopicSpec] | None = None) -> list[TopicChange]:
@@ -30,7 +42,12 @@ def apply_topics(admin: Admin, specs: Iterable[TopicSpec] | None = None) -> list
         config = spec.broker_config(rf)
         info = existing.get(spec.name)
         if info is None:
-            admin.create_topic(NewTopic(spec.name, spec.partitions, rf, config))
+            try:
+                admin.create_topic(NewTopic(spec.name, spec.partitions, rf, config))
+            except TopicExists:
+                # Metadata lagged behind a creation a moment ago: it exists, so check it instead.
+                info = _wait_listed(admin, spec.name)
+        if info is None:
             changes.append(
                 TopicChange(
                     topic=spec.name, action="created", partitions=spec.partitions, replication_factor=rf
