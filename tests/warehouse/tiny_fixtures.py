@@ -117,8 +117,8 @@ def _feed(
             _dup_of=None,
             _late=False,
         )
-        if late_every and i % late_every == 3 and i + 5 < len(rows):
-            r["_emitted_at"] = base + timedelta(minutes=i + 5, seconds=30)
+        if late_every and i % late_every == 3 and i + 10 < len(rows):
+            r["_emitted_at"] = base + timedelta(minutes=i + 10, seconds=30)
             r["_late"] = True
             late += 1
         out.append(r)

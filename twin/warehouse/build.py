@@ -47,7 +47,11 @@ class BuildResult(BaseModel):
 
 
 def layer_rows(wh: Warehouse) -> dict[str, dict[str, int]]:
-    return {layer: {t: wh.count(f"{layer}.{t}") for t in wh.tables(layer)} for layer in MEDALLION_SCHEMAS}
+    """Rows per table by layer (the platform's own `_twin_*` bookkeeping tables left out)."""
+    return {
+        layer: {t: wh.count(f"{layer}.{t}") for t in wh.tables(layer) if not t.startswith("_twin_")}
+        for layer in MEDALLION_SCHEMAS
+    }
 
 
 def build_warehouse(

@@ -58,7 +58,26 @@ def _offline_env() -> None:
     os.environ.setdefault("DBT_PARTIAL_PARSE", "false")
 
 
-def write_profile(work_dir: Path, db_path: str | Path, threads: int = 2) -> Path:
+def release_database() -> None:
+    """Close the DuckDB connection dbt-duckdb caches across invocations.
+
+    dbt-duckdb keeps its environment (and so the database file) open after a run; left open, it would
+    make every later `duckdb.connect` of the file with another configuration (read-only, or a governed
+    session's locked-down settings) fail in this process.
+    """
+    import gc
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+        if env is not None:
+            env.close()
+    gc.collect()
+
+
+def write_profile(work_dir: Path, db_path: str | Path, threads: int = 4) -> Path:
     """Write a profiles.yml pointing dbt-duckdb at `db_path`; returns the profiles folder."""
     profiles_dir = work_dir / "profiles"
     profiles_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +93,7 @@ def write_profile(work_dir: Path, db_path: str | Path, threads: int = 2) -> Path
     return profiles_dir
 
 
-def run_dbt(command: list[str], db_path: str | Path, work_dir: Path, *, threads: int = 2) -> DbtRun:
+def run_dbt(command: list[str], db_path: str | Path, work_dir: Path, *, threads: int = 4) -> DbtRun:
     """Run `dbt <command>` against `db_path`, with target/ and logs/ under `work_dir`."""
     from dbt.cli.main import dbtRunner
 
@@ -97,7 +116,10 @@ def run_dbt(command: list[str], db_path: str | Path, work_dir: Path, *, threads:
         "--no-send-anonymous-usage-stats",
         "--no-partial-parse",
     ]
-    res = dbtRunner().invoke(args)
+    try:
+        res = dbtRunner().invoke(args)
+    finally:
+        release_database()
     if res.exception is not None:
         raise DbtError(f"dbt {' '.join(command)} failed: {res.exception}")
     results: list[DbtNodeResult] = []
