@@ -35,9 +35,11 @@ def _parse_scale(raw: str) -> float:
 
 @fixtures_app.command("generate")
 def generate_cmd(
-    scale: str = typer.Option("0.01", "--scale", help="Size: 1.0 = 100k customers, 2M trades (linear)."),
+    scale: str = typer.Option(
+        "0.01", "--scale", metavar="FLOAT", help="Size: 1.0 = 100k customers, 2M trades (linear)."
+    ),
     seed: int = typer.Option(42, "--seed", help="Seed for every random generator; same seed, same data."),
-    out: Path | None = typer.Option(None, "--out", help="Output directory [default: TWIN_HOME/fixtures]."),
+    out: Path | None = typer.Option(None, "--out", help="Output directory (default: TWIN_HOME/fixtures)."),
     output_format: OutputFormat = typer.Option(
         OutputFormat.TEXT, "--format", help="text or json (manifest)."
     ),
@@ -93,7 +95,7 @@ def generate_cmd(
 
 @fixtures_app.command("verify")
 def verify_cmd(
-    directory: Path | None = typer.Argument(None, help="Fixture directory [default: TWIN_HOME/fixtures]."),
+    directory: Path | None = typer.Argument(None, help="Fixture directory (default: TWIN_HOME/fixtures)."),
     output_format: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", help="text or json."),
 ) -> None:
     """Re-read every file and check its content digest against manifest.json."""
