@@ -81,3 +81,18 @@ def build(path: Path | str, seed: int = 7) -> Warehouse:
         "SELECT customer_id, name, ssn, email, phone, department FROM gold.customer_360"
     ).fetchall()
     return wh
+
+
+def copy_database(src: Path | str, dst: Path | str) -> None:
+    """Copy a warehouse through DuckDB, not the file system: a connection still open in this process
+    (dbt's) may hold committed data in its WAL that a file copy would miss."""
+    import duckdb
+
+    con = duckdb.connect(str(src))
+    try:
+        src_name = con.execute("SELECT current_database()").fetchall()[0][0]
+        con.execute(f"ATTACH '{dst}' AS twin_copy_dst").fetchall()
+        con.execute(f'COPY FROM DATABASE "{src_name}" TO twin_copy_dst').fetchall()
+        con.execute("DETACH twin_copy_dst").fetchall()
+    finally:
+        con.close()

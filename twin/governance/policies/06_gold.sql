@@ -1,7 +1,8 @@
--- What protects the published gold tables.
+-- What protects the published gold tables. Every table with customer-level rows gets the row policy.
 ALTER TABLE gold.customer_360 ADD ROW ACCESS POLICY advisor_filter ON (department);
 ALTER TABLE gold.accounts ADD ROW ACCESS POLICY advisor_filter ON (department);
 ALTER TABLE gold.portfolio_daily ADD ROW ACCESS POLICY advisor_filter ON (department);
+ALTER TABLE gold.compliance_transactions ADD ROW ACCESS POLICY advisor_filter ON (department);
 
 ALTER TABLE gold.customer_360 MODIFY COLUMN ssn SET MASKING POLICY ssn_mask;
 ALTER TABLE gold.customer_360 MODIFY COLUMN ssn SET TAG pii = 'ssn';
