@@ -116,7 +116,8 @@ def render(r: dict[str, object]) -> str:
         f"{float(r['wall_min_s']):.2f}/{float(r['wall_max_s']):.2f} s; with interpreter start-up "  # type: ignore[arg-type]
         f"{float(r['process_s']):.2f} s. Same digest in every run: {'yes' if r['deterministic'] else 'NO'}. "  # type: ignore[arg-type]
         "Slowest steps (median): " + ", ".join(f"{name} {sec:.2f} s" for name, sec in top) + ". "
-        "The `digest` step re-reads every file and hashes its content, so it also checks what was written.",
+        "The `digest` step re-reads every file and hashes its content, so it also checks what was written. "
+        "On this shared machine wall time follows the load average; the child's CPU time is the steadier figure.",
     ]
     return "\n".join(lines) + "\n"
 
