@@ -117,7 +117,8 @@ def render(r: dict[str, object]) -> str:
         f"{float(r['process_s']):.2f} s. Same digest in every run: {'yes' if r['deterministic'] else 'NO'}. "  # type: ignore[arg-type]
         "Slowest steps (median): " + ", ".join(f"{name} {sec:.2f} s" for name, sec in top) + ". "
         "The `digest` step re-reads every file and hashes its content, so it also checks what was written. "
-        "On this shared machine wall time follows the load average; the child's CPU time is the steadier figure.",
+        "On this shared machine wall time follows the load average; "
+        "the child's CPU time is the steadier figure.",
     ]
     return "\n".join(lines) + "\n"
 
