@@ -1,0 +1,192 @@
+"""The incremental refresh: same silver and gold as a full dbt build over the same bronze."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from tests.warehouse.tiny_fixtures import SCHEMAS
+from twin.warehouse.build import layer_rows
+from twin.warehouse.catalog import recorded_models
+from twin.warehouse.dbt_runner import run_dbt
+from twin.warehouse.engine import BronzeIsAppendOnly, Warehouse
+from twin.warehouse.refresh import refresh_gold
+
+
+def _feed_meta(
+    n: int, prefix: str, dup_of: list[str | None] | None = None, late: list[bool] | None = None
+) -> dict:
+    return {
+        "_event_id": [f"{prefix}-new{i}" for i in range(n)],
+        "_emitted_at": [datetime(2026, 2, 1, 12, i) for i in range(n)],
+        "_dup_of": dup_of or [None] * n,
+        "_late": late or [False] * n,
+    }
+
+
+def _append_new_bronze(wh: Warehouse) -> None:
+    existing = wh.con.execute(
+        "SELECT trade_id, account_id, symbol, side, quantity, price, executed_at, _event_id "
+        "FROM bronze.trades_raw WHERE _dup_of IS NULL ORDER BY trade_id LIMIT 1"
+    ).fetchall()[0]
+    trades = {
+        "trade_id": ["N1", "N2", "N3", existing[0]],
+        "account_id": ["A1", "A2", "A1", existing[1]],
+        "symbol": ["TK1", "TK2", "TK3", existing[2]],
+        "side": ["BUY", "SELL", "BUY", existing[3]],
+        "quantity": [Decimal("5"), Decimal("7"), Decimal("9"), existing[4]],
+        "price": [Decimal("100"), Decimal("101"), Decimal("102"), existing[5]],
+        # N3 is late: executed long before the others arrive.
+        "executed_at": [
+            datetime(2025, 3, 3, 10),
+            datetime(2025, 3, 3, 11),
+            datetime(2025, 2, 3, 9),
+            existing[6],
+        ],
+        **_feed_meta(4, "trades", dup_of=[None, None, None, existing[7]], late=[False, False, True, False]),
+    }
+    wh.append_bronze("trades_raw", pa.table(trades, schema=SCHEMAS["trades"]), source="stream")
+    balances = {
+        "account_id": ["A1", "A2"],
+        "balance": [Decimal("1.00"), Decimal("77777.00")],
+        "currency": ["USD", "USD"],
+        # A1's update is late (older than its current balance) and must not become current.
+        "updated_at": [datetime(2025, 1, 15), datetime(2025, 3, 3)],
+        **_feed_meta(2, "balances", late=[True, False]),
+    }
+    wh.append_bronze("balances_raw", pa.table(balances, schema=SCHEMAS["balances"]), source="stream")
+    positions = {
+        "account_id": ["A1"],
+        "fund_id": ["F1"],
+        "quantity": [Decimal("500")],
+        "market_value": [Decimal("50000.00")],
+        "as_of": [date(2025, 3, 3)],
+        **_feed_meta(1, "positions"),
+    }
+    wh.append_bronze(
+        "aladdin_positions_raw", pa.table(positions, schema=SCHEMAS["positions"]), source="aladdin"
+    )
+    nav = {
+        "fund_id": ["F1"],
+        "nav_date": [date(2025, 3, 3)],
+        "nav": [Decimal("123.4567")],
+        "aum": [Decimal("1234567.00")],
+        **_feed_meta(1, "nav"),
+    }
+    wh.append_bronze("nav_raw", pa.table(nav, schema=SCHEMAS["nav"]), source="stream")
+    customer = wh.con.sql(
+        "SELECT * EXCLUDE (_source, _topic, _partition, _offset, _ingested_at) FROM bronze.customers_raw "
+        "WHERE customer_id = 'C1'"
+    ).to_arrow_table()
+    renamed = customer.set_column(
+        customer.schema.get_field_index("name"), "name", pa.array(["Renamed Customer"])
+    )
+    wh.append_bronze("customers_raw", renamed, source="crm")
+
+
+def _snapshot(db: Path) -> dict[str, list[tuple]]:
+    with Warehouse(db) as wh:
+        out = {}
+        for layer in ("silver", "gold"):
+            for table in layer_rows(wh)[layer]:
+                rows = wh.con.execute(f"SELECT * FROM {layer}.{table}").fetchall()
+                out[f"{layer}.{table}"] = sorted(rows, key=repr)
+        return out
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def test_refresh_equals_a_full_dbt_build(tiny, tmp_path: Path) -> None:
+    db = tmp_path / "copy-under-another-name.duckdb"
+    shutil.copy(tiny.db_path, db)
+    before = _snapshot(db)
+    with Warehouse(db) as wh:
+        assert refresh_gold(wh).changed is False
+        _append_new_bronze(wh)
+        stats = refresh_gold(wh)
+        assert refresh_gold(wh).changed is False
+    assert set(stats.new_bronze_rows) == {
+        "trades_raw",
+        "balances_raw",
+        "aladdin_positions_raw",
+        "nav_raw",
+        "customers_raw",
+    }
+    assert stats.merged["silver.trades"] == 4
+    assert {"gold.customer_360", "gold.accounts", "gold.risk_metrics", "gold.fund_performance"} <= set(
+        stats.rebuilt
+    )
+    refreshed = _snapshot(db)
+    assert refreshed != before
+    assert len(refreshed["silver.trades"]) == len(before["silver.trades"]) + 3
+
+    work = tmp_path / "dbt"
+    run = run_dbt(["build"], db, work)
+    assert run.success
+    rebuilt = _snapshot(db)
+    assert refreshed.keys() == rebuilt.keys()
+    for table in rebuilt:
+        assert len(refreshed[table]) == len(rebuilt[table]), table
+        mismatched = [
+            (a, b) for a, b in zip(refreshed[table], rebuilt[table], strict=True) if not _same(a, b)
+        ]
+        assert not mismatched, (table, mismatched[:2])
+
+
+def test_late_balance_update_does_not_become_current(tiny, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    shutil.copy(tiny.db_path, db)
+    with Warehouse(db) as wh:
+        current = wh.con.execute("SELECT balance FROM gold.accounts WHERE account_id = 'A1'").fetchall()[0][0]
+        _append_new_bronze(wh)
+        refresh_gold(wh)
+        rows = dict(wh.con.execute("SELECT account_id, balance FROM gold.accounts").fetchall())
+        name = wh.con.execute("SELECT name FROM gold.customer_360 WHERE customer_id = 'C1'").fetchall()[0][0]
+    assert rows["A1"] == current != Decimal("1.00")
+    assert rows["A2"] == Decimal("77777.00")
+    assert name == "Renamed Customer"
+
+
+def test_bronze_is_append_only_through_the_api(tiny, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    shutil.copy(tiny.db_path, db)
+    with Warehouse(db) as wh:
+        n = wh.count("bronze.trades_raw")
+        with pytest.raises(BronzeIsAppendOnly, match="append-only"):
+            wh.update_bronze("trades_raw", {"price": 0})
+        with pytest.raises(BronzeIsAppendOnly, match="append-only"):
+            wh.delete_bronze("trades_raw")
+        refresh_gold(wh)
+        assert wh.count("bronze.trades_raw") == n
+
+
+def test_recorded_models_cover_the_project(tiny) -> None:
+    with Warehouse(tiny.db_path) as wh:
+        specs = recorded_models(wh)
+    relations = [s.relation for s in specs]
+    for gold in (
+        "customer_360",
+        "accounts",
+        "portfolio_daily",
+        "fund_nav",
+        "fund_performance",
+        "risk_metrics",
+        "compliance_transactions",
+        "aum_by_department_asset_class",
+    ):
+        assert f"gold.{gold}" in relations
+    # Dependency order: every model comes after the models it reads.
+    for i, spec in enumerate(specs):
+        assert not set(spec.depends_on) & set(relations[i:])
