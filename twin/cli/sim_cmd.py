@@ -12,7 +12,15 @@ from rich.table import Table
 
 from twin.cli.errors import fail
 
-console = Console()
+
+def _console() -> Console:
+    # created per command so COLUMNS is read when the command runs; CI logs are not terminals and
+    # would otherwise get rich's 80 columns, wrapping the tables
+    import os
+    import sys
+
+    wide = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140
+    return Console(width=wide)
 
 
 def sla_table(report: dict[str, Any]) -> Table:
@@ -121,6 +129,7 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("table", "--format", help="table or json."),
     ) -> None:
         """Run a scenario and write report.json, junit.xml and report.html."""
+        console = _console()
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from twin.config import paths
@@ -205,6 +214,7 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("table", "--format", help="table or json."),
     ) -> None:
         """Exit 1 on any SLA breach or regression beyond the tolerance; 0 otherwise."""
+        console = _console()
         from twin.sim.gate import gate, load_slas, parse_tolerance
         from twin.sim.scenario import ScenarioError
 
@@ -239,6 +249,7 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("table", "--format", help="table or json."),
     ) -> None:
         """The cost model: worked example, the run's hit rate and billing, and sensitivities."""
+        console = _console()
         path = Path(target)
         if path.is_dir():
             path = path / "report.json"

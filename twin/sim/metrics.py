@@ -62,6 +62,7 @@ class Recorder:
         self.buckets: dict[int, Bucket] = defaultdict(Bucket)
         self.misses_at: list[tuple[float, float]] = []  # (start, compute seconds) of warehouse calls
         self.keys: list[tuple[float, str]] = []  # (time, cache key) of every cached lookup, for sweeps
+        self.rows_seen: dict[tuple[str, str], set[int]] = defaultdict(set)  # (role, op) -> row digests
 
     def request(self, op: str, now: float, latency_s: float, *, hit: bool) -> None:
         self.ops[op].record(latency_s)

@@ -38,6 +38,7 @@ class Caller:
 class Outcome:
     rows: int
     duration_s: float  # wall time of the real call
+    digest: int = 0  # a fingerprint of the rows, so tests can tell who saw what
 
 
 class PlatformPort(Protocol):
@@ -87,7 +88,8 @@ class GovernedDuckDB:
             raise Denied(str(e)) from e
         except QueryFailed as e:
             raise Failed(str(e)) from e
-        return Outcome(rows=int(result.row_count), duration_s=time.perf_counter() - t0)
+        took = time.perf_counter() - t0
+        return Outcome(rows=int(result.row_count), duration_s=took, digest=hash(repr(result.rows)))
 
     def sample_keys(self, table: str, column: str, limit: int) -> list[Any]:
         return _sample_keys(self.wh.con, table, column, limit)

@@ -37,6 +37,7 @@ DEFAULT_FAILOVER = FailoverStrategy(name="active_passive", rto=3600.0, rpo=21600
 class Served:
     rows: int
     as_of: float  # simulated time the gold data reflects
+    digest: int = 0
 
 
 @dataclass
@@ -250,6 +251,7 @@ class _Sim:
                     yield env.timeout(net_s)
                     rec.request(op_name, env.now, env.now - t0, hit=True)
                     rec.served_age(env.now - found.value.as_of, stale=False)
+                    rec.rows_seen[(caller.role, op_name)].add(found.value.digest)
                     return
             if self.warehouse_down(env.now):
                 stale = self.cache.fallback(key) if cached else None
@@ -275,12 +277,13 @@ class _Sim:
                 service = outcome.duration_s if self.opts.measured else self.service[op_name](rng)
                 rec.misses_at.append((env.now, service))
                 yield env.timeout(service)
-            value = Served(outcome.rows, self.gold_as_of)
+            value = Served(outcome.rows, self.gold_as_of, outcome.digest)
             if cached:
                 self.cache.store(key, value)
         yield env.timeout(net_s)
         rec.request(op_name, env.now, env.now - t0, hit=False)
         rec.served_age(env.now - value.as_of, stale=False)
+        rec.rows_seen[(caller.role, op_name)].add(value.digest)
 
     def refresher(self) -> Generator[simpy.Event, Any, None]:
         env = self.env
