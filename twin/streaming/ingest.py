@@ -155,10 +155,7 @@ class Ingester:
         if self.stats.lag_s > self.config.lag_threshold_s:
             self.stats.state = "lagging"
             return False
-        if queued >= self.config.max_queued_batches:
-            self.stats.state = "queue-full"
-            return False
-        self.stats.state = "running"
+        self.stats.state = "queue-full" if queued >= self.config.max_queued_batches else "running"
         return True
 
     def _apply_backpressure(self) -> None:
@@ -193,10 +190,20 @@ class Ingester:
             self.stats.batches += 1
             self._cond.notify_all()
 
+    def _queue_full(self) -> bool:
+        with self._cond:
+            return len(self._queue) >= self.config.max_queued_batches
+
     def poll_once(self) -> int:
         """One consumer-side iteration: commit finished batches, apply backpressure, consume, seal."""
         self._commit_done()
         self._apply_backpressure()
+        if not self._paused and self._queue_full():
+            # A short stall is absorbed by waiting, not by pausing: pausing makes librdkafka drop what it
+            # has prefetched and fetch it again, which costs most when the ingester is busiest.
+            with self._cond:
+                self._cond.wait(self.config.poll_timeout_s)
+            return 0
         timeout = 0.0 if self._paused else self.config.poll_timeout_s
         records = self._consumer.consume(self.config.poll_max_records, timeout)
         now = self._clock()

@@ -48,7 +48,7 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     "session.timeout.ms": 10_000,
     # Bigger fetches amortise per-request overhead at 100k+ events/s.
     "fetch.max.bytes": 64 * 1024 * 1024,
-    "queued.max.messages.kbytes": 256 * 1024,
+    "queued.max.messages.kbytes": 64 * 1024,
 }
 
 
