@@ -26,9 +26,11 @@ def cost_summary(
     sweep: Sweep | None = None,
     n_keys: int = 5_000,
     seed: int = 0,
+    day_scale: float | None = None,
 ) -> dict[str, Any]:
+    """`day_scale` turns the run's volume into a day's (a peak hour is more than 1/24 of a day)."""
     dps = params.dollars_per_second
-    scale = 86400.0 / duration_s  # the run's volume as a day's
+    scale = day_scale if day_scale is not None else 86400.0 / duration_s
     q_day = queries * scale
     days = params.days_per_year
     example = worked_example(

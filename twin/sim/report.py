@@ -16,6 +16,7 @@ from twin.sim.durations import format_clock
 from twin.sim.faults import windows
 from twin.sim.metrics import hist_summary_s
 from twin.sim.runner import RunResult
+from twin.sim.scenario import Scenario
 from twin.sim.sla import SlaResult, evaluate
 
 REPORT_VERSION = 1
@@ -76,9 +77,25 @@ def build_report(result: RunResult) -> dict[str, Any]:
         sweep=s.sweep,
         n_keys=keyed[0] if keyed else 1,
         seed=s.seed,
+        day_scale=day_scale(s),
     )
     report["slas"] = [r.model_dump() for r in evaluate(report, s.slas)]
     return report
+
+
+def day_scale(s: Scenario) -> float:
+    """How many of this run make a day: 1 / (share of a day's requests the run's window holds)."""
+    total = sum(p.count * p.requests_per_day for p in s.personas)
+    expected = 0.0
+    for p in s.personas:
+        w = p.hourly_weights()
+        t, end = s.start, s.start + s.duration
+        while t < end - 1e-9:
+            hour_end = (t // 3600 + 1) * 3600
+            step = min(hour_end, end) - t
+            expected += p.count * p.requests_per_day * w[int(t // 3600) % 24] * step / 3600
+            t += step
+    return total / expected if expected else 86400.0 / s.duration
 
 
 def _median_ms(values: list[float]) -> float:
