@@ -149,6 +149,8 @@ def test_conditional_masking_with_using(fresh: Warehouse) -> None:
 
 
 def test_mapping_table_change_moves_rows(fresh: Warehouse) -> None:
+    already_open = open_session(fresh, Claims(user="t", role="RETAIL_TELLER"))
+    assert already_open.query("SELECT DISTINCT department FROM gold.customer_360").rows == [("Retail",)]
     apply_policies(
         fresh.con,
         parse_policies(
@@ -158,6 +160,9 @@ def test_mapping_table_change_moves_rows(fresh: Warehouse) -> None:
     )
     with open_session(fresh, Claims(user="t", role="RETAIL_TELLER")) as s:
         assert s.query("SELECT DISTINCT department FROM gold.customer_360").rows == [("Wealth",)]
+    # A session opened before the change picks it up on its next query.
+    assert already_open.query("SELECT DISTINCT department FROM gold.customer_360").rows == [("Wealth",)]
+    already_open.close()
 
 
 def test_unknown_role_is_refused(governed: Warehouse) -> None:

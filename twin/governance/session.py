@@ -18,10 +18,18 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from twin.governance.audit import QUERY_HISTORY_COLUMNS, AuditLog, query_history_rows, sql_hash
+from twin.governance.compiler import GOV_SCHEMA
 from twin.governance.errors import GovernanceError, QueryDenied, QueryFailed
 from twin.governance.firewall import QUERY_HISTORY_SOURCE, Catalog, check
 from twin.governance.roles import RoleGraph
-from twin.governance.store import PRIVATE_SCHEMAS, ensure_shipped, generation, governed_views, load_state
+from twin.governance.store import (
+    PRIVATE_SCHEMAS,
+    ensure_shipped,
+    generation,
+    governed_views,
+    load_state,
+    recompile,
+)
 
 _ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 HISTORY_ROLE = "COMPLIANCE_AUDITOR"
@@ -66,6 +74,8 @@ class _Governance(BaseModel):
 
     catalog: Catalog
     roles: RoleGraph
+    # Session constants the secure views read (mapping-table lookups): variable → SQL.
+    context: dict[str, str] = Field(default_factory=dict)
 
 
 _cache_lock = threading.Lock()
@@ -113,9 +123,16 @@ def _governance(root: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection)
     ).fetchall()
     published = frozenset(f"{s}.{t}".lower() for s, t in rows if s.lower() not in PRIVATE_SCHEMAS)
     stmts = load_state(cur)
+    try:
+        context = dict(cur.execute(f"SELECT name, sql FROM {GOV_SCHEMA}.session_context").fetchall())
+    except duckdb.CatalogException:
+        # Applied by an older twin: rebuild the views, which also writes the session context.
+        recompile(root)
+        context = dict(cur.execute(f"SELECT name, sql FROM {GOV_SCHEMA}.session_context").fetchall())
     gov = _Governance(
         catalog=Catalog(database=database, published=published, governed=governed_views(cur)),
         roles=RoleGraph.from_statements(stmts),
+        context=context,
     )
     with _cache_lock:
         _cache[key] = gov
@@ -146,12 +163,21 @@ class SecureSession:
             f"SET VARIABLE twin_role = {_lit(claims.role)}; SET VARIABLE twin_user = {_lit(claims.user)}; "
             f"SET VARIABLE twin_roles = {roles_sql}; SET VARIABLE twin_department = {_lit(claims.department)}"
         ).fetchall()
+        self._set_context()
         self._closed = False
+
+    def _set_context(self) -> None:
+        # Evaluated after the identity variables, which the context SQL reads.
+        if self._gov.context:
+            self._cur.execute(
+                "; ".join(f"SET VARIABLE {name} = ({sql})" for name, sql in sorted(self._gov.context.items()))
+            ).fetchall()
 
     def _refresh(self) -> None:
         if self._gen != generation():
             self._gen = generation()
             self._gov = _governance(self._root, self._cur)
+            self._set_context()
 
     def query(self, sql: str, params: list[Any] | None = None) -> QueryResult:
         if self._closed:
