@@ -36,6 +36,9 @@ class ModelSpec(BaseModel):
     natural_key: list[str] = []
     version_order: str = ""
     source_table: str | None = None
+    """For a merge model fed by bronze: the bronze table whose new rows it merges."""
+    delta_of: str | None = None
+    """For a merge model fed by another merge model (schema.table): it merges that model's changed rows."""
 
 
 class LineageNode(BaseModel):
@@ -83,6 +86,7 @@ def model_specs(manifest: dict[str, Any]) -> list[ModelSpec]:
             natural_key=list(meta.get("natural_key", [])),
             version_order=meta.get("version_order", ""),
             source_table=meta.get("source_table"),
+            delta_of=meta.get("delta_of"),
         )
     by_relation = {s.relation: s for s in specs.values()}
     ordered: list[ModelSpec] = []

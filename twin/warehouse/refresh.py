@@ -6,6 +6,8 @@ project, and does only the work new bronze rows call for:
 - a silver dedup model whose bronze table has rows past its watermark runs its own SQL over just those
   rows, then merges the winners with the current silver rows of the same natural keys by the model's
   version order (business time, then emission, then ingestion position): the same rule as a full build;
+- a model marked `delta_of` (a monotone aggregate such as an account's last trade) merges the same way
+  from the rows its upstream merge model just changed;
 - every model downstream of a changed model is recomputed in place (delete + insert in the same
   transaction, so the table, and any policy or view on it, stays the same object); views need nothing.
 
@@ -55,24 +57,21 @@ def _new_rows(wh: Warehouse, table: str, since: datetime | None) -> tuple[int, d
     return int(n), high
 
 
-def _merge(wh: Warehouse, spec: ModelSpec, since: datetime | None, through: datetime) -> int:
-    source = f'"bronze"."{spec.source_table}"'
+def _merge(wh: Warehouse, spec: ModelSpec, source: str, delta: str) -> tuple[int, str]:
+    """Run `spec`'s SQL with `source` (a quoted relation it reads) replaced by the `delta` rows, and merge
+    the result into the model by natural key and version order. Returns the candidate count and the
+    temp table of winning rows for the affected keys (the delta a downstream merge model reads)."""
     if source not in spec.sql:
         raise WarehouseError(f"{spec.relation}: compiled SQL does not read {source}")
     con = wh.con
-    bounds = "_ingested_at <= ?" + (" AND _ingested_at > ?" if since is not None else "")
-    params: list[object] = [through] + ([since] if since is not None else [])
+    winners = "_twin_winners_" + spec.relation.replace(".", "_")
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_DELTA} AS SELECT * FROM bronze.{spec.source_table} WHERE {bounds}",
-        params,
-    ).fetchall()
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _twin_candidates AS {spec.sql.replace(source, _DELTA)}"
+        f"CREATE OR REPLACE TEMP TABLE _twin_candidates AS {spec.sql.replace(source, delta)}"
     ).fetchall()
     key = ", ".join(spec.natural_key)
     on = " AND ".join(f"s.{k} IS NOT DISTINCT FROM c.{k}" for k in spec.natural_key)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _twin_winners AS
+        f"""CREATE OR REPLACE TEMP TABLE {winners} AS
             SELECT * FROM (
                 SELECT * FROM _twin_candidates
                 UNION ALL BY NAME
@@ -80,11 +79,19 @@ def _merge(wh: Warehouse, spec: ModelSpec, since: datetime | None, through: date
             ) QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {spec.version_order}) = 1"""
     ).fetchall()
     con.execute(f"DELETE FROM {spec.relation} s USING _twin_candidates c WHERE {on}").fetchall()
-    con.execute(f"INSERT INTO {spec.relation} BY NAME SELECT * FROM _twin_winners").fetchall()
+    con.execute(f"INSERT INTO {spec.relation} BY NAME SELECT * FROM {winners}").fetchall()
     n = int(con.execute("SELECT count(*) FROM _twin_candidates").fetchall()[0][0])
-    for t in (_DELTA, "_twin_candidates", "_twin_winners"):
-        con.execute(f"DROP TABLE IF EXISTS {t}").fetchall()
-    return n
+    con.execute("DROP TABLE _twin_candidates").fetchall()
+    return n, winners
+
+
+def _bronze_delta(wh: Warehouse, table: str, since: datetime | None, through: datetime) -> str:
+    bounds = "_ingested_at <= ?" + (" AND _ingested_at > ?" if since is not None else "")
+    params: list[object] = [through] + ([since] if since is not None else [])
+    wh.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_DELTA} AS SELECT * FROM bronze.{table} WHERE {bounds}", params
+    ).fetchall()
+    return _DELTA
 
 
 def _rebuild(wh: Warehouse, spec: ModelSpec) -> None:
@@ -106,22 +113,34 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
                 new[table], highs[table] = n, high
         dirty = {f"bronze.{t}" for t in new}
         merged: dict[str, int] = {}
+        deltas: dict[str, str] = {}
         rebuilt: list[str] = []
         if dirty:
             wh.con.execute("BEGIN TRANSACTION").fetchall()
             try:
                 for spec in specs:
-                    if not dirty.intersection(spec.depends_on):
+                    changed = dirty.intersection(spec.depends_on)
+                    if not changed:
                         continue
                     dirty.add(spec.relation)
                     if spec.materialized == "view":
                         continue
                     if spec.refresh == "merge" and spec.source_table:
                         table = spec.source_table
-                        merged[spec.relation] = _merge(wh, spec, marks.get(table), highs[table])
+                        delta = _bronze_delta(wh, table, marks.get(table), highs[table])
+                        merged[spec.relation], deltas[spec.relation] = _merge(
+                            wh, spec, f'"bronze"."{table}"', delta
+                        )
+                    elif spec.refresh == "merge" and spec.delta_of in deltas and changed == {spec.delta_of}:
+                        schema, name = spec.delta_of.split(".")
+                        merged[spec.relation], deltas[spec.relation] = _merge(
+                            wh, spec, f'"{schema}"."{name}"', deltas[spec.delta_of]
+                        )
                     else:
                         _rebuild(wh, spec)
                         rebuilt.append(spec.relation)
+                for temp in [_DELTA, *deltas.values()]:
+                    wh.con.execute(f"DROP TABLE IF EXISTS {temp}").fetchall()
                 wh.con.executemany(
                     f"INSERT OR REPLACE INTO {META_SCHEMA}._twin_watermarks VALUES (?, ?)",
                     [[t, h] for t, h in highs.items()],
