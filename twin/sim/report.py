@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from twin.cost.summary import cost_summary
 from twin.sim.durations import format_clock
-from twin.sim.faults import windows
+from twin.sim.faults import Window, windows
 from twin.sim.metrics import hist_summary_s
 from twin.sim.runner import RunResult
 from twin.sim.scenario import Scenario
@@ -59,7 +59,13 @@ def build_report(result: RunResult) -> dict[str, Any]:
         "events": result.events,
         "refreshes": result.refreshes,
         "faults": [
-            {"kind": w.kind, "start_s": w.start, "end_s": w.end, "latency_ms": w.latency_ms, "nodes": w.nodes}
+            {
+                "kind": w.kind,
+                "start_s": w.start,
+                "end_s": _fault_end(w, result),
+                "latency_ms": w.latency_ms,
+                "nodes": w.nodes,
+            }
             for w in windows(s)
         ],
         "failover": result.failover,
@@ -81,6 +87,13 @@ def build_report(result: RunResult) -> dict[str, Any]:
     )
     report["slas"] = [r.model_dump() for r in evaluate(report, s.slas)]
     return report
+
+
+def _fault_end(w: Window, result: RunResult) -> float:
+    """A lost region is down until the failover strategy's RTO, not to the end of the run."""
+    if w.kind == "region_lost" and result.failover is not None:
+        return min(w.end, w.start + result.failover["rto_s"])
+    return w.end
 
 
 def day_scale(s: Scenario) -> float:
