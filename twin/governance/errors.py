@@ -14,9 +14,11 @@ class PolicyParseError(GovernanceError):
 class QueryDenied(GovernanceError):
     """The firewall or a policy refused a user query; `reason` says which rule."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, unknown_table: bool = False) -> None:
         super().__init__(f"query denied: {reason}")
         self.reason = reason
+        # The table may have been created after the session's catalog was read.
+        self.unknown_table = unknown_table
 
 
 class QueryFailed(GovernanceError):

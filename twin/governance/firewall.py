@@ -41,6 +41,7 @@ _FORBIDDEN_FUNCS = re.compile(
     re.IGNORECASE,
 )
 _ALLOWED_ROOTS = (exp.Select, exp.SetOperation, exp.Subquery)
+PRIVATE = frozenset({"bronze", "silver", "governance", "information_schema", "pg_catalog"})
 
 
 class Catalog(BaseModel):
@@ -142,11 +143,14 @@ def _resolve(t: exp.Table, catalog: Catalog) -> str:
     if db:
         qualified = f"{db}.{name}"
         if qualified not in catalog.published:
-            raise QueryDenied(f"{shown}: not a published table (bronze, silver and governance are private)")
+            raise QueryDenied(
+                f"{shown}: not a published table (bronze, silver and governance are private)",
+                unknown_table=db not in PRIVATE,
+            )
         return qualified
     matches = sorted(q for q in catalog.published if q.split(".", 1)[1] == name)
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise QueryDenied(f"{shown}: no published table of that name")
+        raise QueryDenied(f"{shown}: no published table of that name", unknown_table=True)
     raise QueryDenied(f"{shown}: ambiguous, qualify it with a schema ({', '.join(matches)})")

@@ -79,7 +79,7 @@ class _Governance(BaseModel):
 
 
 _cache_lock = threading.Lock()
-_cache: dict[tuple[int, tuple[Any, ...]], _Governance] = {}
+_cache: dict[tuple[int, int], tuple[duckdb.DuckDBPyConnection, _Governance]] = {}
 _connections: dict[str, duckdb.DuckDBPyConnection] = {}
 
 
@@ -101,16 +101,19 @@ def _root(db: Any) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _governance(root: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection) -> _Governance:
+def _governance(
+    root: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection, *, force: bool = False
+) -> _Governance:
     """The catalog a session checks queries against, cached per instance until policies change.
 
-    Tables created in this process after the cache was filled stay invisible to sessions (denied, so
-    failing closed) until `store.bump_generation()` or a policy apply/recompile.
+    A table created after the cache was filled is found when a query names it: the denial for an
+    unknown table triggers one reload before it stands (a cost only denied queries pay).
     """
     key = (id(root), generation())
-    gov = _cache.get(key)
-    if gov is not None:
-        return gov
+    entry = _cache.get(key)
+    # The entry holds `root` itself, so its id cannot be reused by another connection meanwhile.
+    if entry is not None and entry[0] is root and not force:
+        return entry[1]
     if not load_state(cur):
         # An ungoverned warehouse gets the shipped policies rather than no policies at all.
         ensure_shipped(root)
@@ -135,7 +138,7 @@ def _governance(root: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection)
         context=context,
     )
     with _cache_lock:
-        _cache[key] = gov
+        _cache[key] = (root, gov)
     return gov
 
 
@@ -185,7 +188,14 @@ class SecureSession:
         start = time.perf_counter()
         self._refresh()
         try:
-            checked = check(sql, self._gov.catalog)
+            try:
+                checked = check(sql, self._gov.catalog)
+            except QueryDenied as first:
+                if not first.unknown_table:
+                    raise
+                # Maybe loaded since the catalog was read (twin warehouse load): reload once, recheck.
+                self._gov = _governance(self._root, self._cur, force=True)
+                checked = check(sql, self._gov.catalog)
             if checked.query_history:
                 if HISTORY_ROLE not in self.active_roles:
                     raise QueryDenied(f"query_history is readable by {HISTORY_ROLE} only")

@@ -1,0 +1,57 @@
+"""Secure sessions beside the admin path in one process, and what DuckDB's lock-down does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from twin.governance.errors import QueryDenied
+from twin.governance.session import Claims, harden, open_session
+from twin.warehouse.engine import Warehouse
+
+
+def test_admin_loads_files_while_sessions_are_open_and_sessions_find_new_tables(
+    fresh: Warehouse, tmp_path: Path
+) -> None:
+    s = open_session(fresh, Claims(user="t", role="ANALYST"))
+    with pytest.raises(QueryDenied):
+        s.query("SELECT * FROM published.rates")
+    f = tmp_path / "rates.parquet"
+    pq.write_table(pa.table({"ccy": ["USD", "EUR"], "rate": [1.0, 0.9]}), f)
+    # The admin connection still has file access: sessions never lock the shared instance.
+    fresh.con.execute("CREATE SCHEMA IF NOT EXISTS published").fetchall()
+    fresh.con.execute("CREATE TABLE published.rates AS SELECT * FROM read_parquet(?)", [str(f)]).fetchall()
+    assert s.query("SELECT count(*) FROM published.rates").rows == [(2,)]
+    with pytest.raises(QueryDenied):
+        s.query(f"SELECT * FROM read_parquet('{f}')")
+    s.close()
+
+
+def test_harden_locks_the_whole_instance(tmp_path: Path) -> None:
+    # DuckDB 2.0.0 applies both settings instance-wide, which is why only a process that serves
+    # user queries alone (`twin sql`) calls harden().
+    f = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"a": [1]}), f)
+    con = duckdb.connect(str(tmp_path / "h.duckdb"))
+    other = con.cursor()
+    harden(con)
+    with pytest.raises(duckdb.PermissionException):
+        other.execute("SELECT * FROM read_parquet(?)", [str(f)]).fetchall()
+    with pytest.raises(duckdb.InvalidInputException):
+        other.execute("SET enable_external_access = true").fetchall()
+    con.close()
+
+
+def test_sessions_keep_separate_identities_on_one_instance(fresh: Warehouse) -> None:
+    teller = open_session(fresh, Claims(user="t", role="RETAIL_TELLER"))
+    advisor = open_session(fresh, Claims(user="a", role="WEALTH_ADVISOR", department="Wealth"))
+    q = "SELECT DISTINCT department FROM gold.customer_360"
+    for _ in range(3):  # interleaved: variables are per connection
+        assert teller.query(q).rows == [("Retail",)]
+        assert advisor.query(q).rows == [("Wealth",)]
+    teller.close()
+    advisor.close()
