@@ -179,14 +179,19 @@ def fakesnow_lookup(admin: Any, sample: list[str], rows_raw: Any) -> dict[str, f
         for cid in sample[:20]:
             cur.execute(sql, (cid,))
             cur.fetchall()
-        times = []
+        duck = conn._duck_conn.cursor()
+        times, direct = [], []
         for cid in sample:
             t0 = time.perf_counter()
             cur.execute(sql, (cid,))
             cur.fetchall()
             times.append(_ms(t0))
+            # The same lookup straight on fakesnow's DuckDB table: what its translation layer adds.
+            t0 = time.perf_counter()
+            duck.execute("SELECT * FROM twin.gold.customer_360 WHERE customer_id = ?", [cid]).fetchall()
+            direct.append(_ms(t0))
         conn.close()
-    return {"lookup_ms": statistics.median(times)}
+    return {"lookup_ms": statistics.median(times), "direct_ms": statistics.median(direct)}
 
 
 def render(r: dict[str, Any], args: argparse.Namespace, source: str) -> str:
@@ -225,11 +230,16 @@ def render(r: dict[str, Any], args: argparse.Namespace, source: str) -> str:
             "",
             "fakesnow 0.12.1 (peer, no policies: it has none) on the same rows and the same Snowflake SQL:",
             "",
-            "| point lookup | fakesnow | twin raw | twin governed session "
-            "| fakesnow ÷ twin governed | goal |",
-            "|---|---:|---:|---:|---:|---:|",
-            f"| customer_360 by id | {fs['lookup_ms']:.2f} ms | {lk['raw']:.2f} ms | {lk['session']:.2f} ms "
-            f"| {fs['lookup_ms'] / lk['session']:.1f}× | ≥ 5× |",
+            "| point lookup | fakesnow | twin governed session | fakesnow ÷ twin governed | goal |",
+            "|---|---:|---:|---:|---:|",
+            f"| customer_360 by id | {fs['lookup_ms']:.2f} ms | {lk['session']:.2f} ms "
+            f"| {fs['lookup_ms'] / lk['session']:.2f}× | ≥ 5× |",
+            "",
+            "What each layer adds over its own DuckDB table, same lookups interleaved: fakesnow "
+            f"{fs['lookup_ms'] - fs['direct_ms']:+.2f} ms over {fs['direct_ms']:.2f} ms (its table is in "
+            f"memory); twin {lk['session'] - lk['raw']:+.2f} ms over {lk['raw']:.2f} ms (a table in the "
+            "warehouse file). Both are DuckDB underneath, so the lookup itself costs the same; the 5× goal "
+            "is out of reach without an index: the scan of 100,000 rows dominates both.",
         ]
     else:
         lines += ["", "fakesnow not installed: `uv pip install -e '.[bench]'` to add the peer comparison."]

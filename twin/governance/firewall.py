@@ -97,7 +97,8 @@ def _check(sql: str, catalog: Catalog) -> Checked:
     tables: list[str] = []
     history = False
     cte_refs: set[int] = set()
-    for scope in traverse_scope(tree):
+    # Scope analysis only matters when there are CTEs to shadow a name; most queries have none.
+    for scope in traverse_scope(tree) if tree.find(exp.CTE) else ():
         for t in scope.tables:
             if not t.args.get("db") and not t.args.get("catalog") and t.name in scope.cte_sources:
                 cte_refs.add(id(t))
