@@ -133,7 +133,6 @@ class Warehouse:
                     self.con.execute(
                         f"CREATE TABLE bronze.{table} AS SELECT * FROM _bronze_batch LIMIT 0"
                     ).fetchall()
-                before = self.count(f"bronze.{table}")
                 # Only rows in the batch's per-partition offset ranges can collide. Checking those ranges
                 # first (integer literals let DuckDB's zone maps skip older row groups) keeps the usual
                 # case, a fresh batch, a plain append: O(batch), not an anti-join over the whole table.
@@ -141,12 +140,13 @@ class Warehouse:
                 overlap = self.con.execute(
                     f"SELECT count(*) FROM bronze.{table} WHERE {seen}", [topic]
                 ).fetchall()[0][0]
+                # INSERT returns how many rows it wrote: no count(*) before and after.
                 if not overlap:
-                    self.con.execute(
+                    inserted = self.con.execute(
                         f"INSERT INTO bronze.{table} BY NAME SELECT * FROM _bronze_batch"
                     ).fetchall()
                 else:
-                    self.con.execute(
+                    inserted = self.con.execute(
                         f"""INSERT INTO bronze.{table} BY NAME
                             SELECT b.* FROM _bronze_batch b
                             ANTI JOIN (SELECT _topic, _partition, _offset FROM bronze.{table}
@@ -155,7 +155,7 @@ class Warehouse:
                                AND b._offset = seen._offset""",
                         [topic],
                     ).fetchall()
-                return self.count(f"bronze.{table}") - before
+                return int(inserted[0][0])
             finally:
                 self.con.unregister("_bronze_batch")
 
