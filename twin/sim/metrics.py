@@ -66,7 +66,7 @@ class Recorder:
 
     def request(self, op: str, now: float, latency_s: float, *, hit: bool) -> None:
         self.ops[op].record(latency_s)
-        self.all.record(latency_s)
+        self.all.count += 1  # its histogram is the ops' merged at the end (one record per request)
         b = self.buckets[int(now // self.bucket_s)]
         b.requests += 1
         b.hits += hit
@@ -85,6 +85,14 @@ class Recorder:
         b = self.buckets[int(now // self.bucket_s)]
         b.requests += 1
         b.errors += not denied
+
+    def merge_all(self) -> None:
+        """Fill the overall histogram from the per-operation ones."""
+        self.all.hist = _hist()
+        self.all.total_s = 0.0
+        for stats in self.ops.values():
+            self.all.hist.add(stats.hist)
+            self.all.total_s += stats.total_s
 
     def served_age(self, age_s: float, *, stale: bool) -> None:
         v = max(1, min(_US_MAX, round(age_s * 1e6)))

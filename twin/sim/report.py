@@ -24,6 +24,7 @@ REPORT_VERSION = 1
 
 def build_report(result: RunResult) -> dict[str, Any]:
     s, rec = result.scenario, result.recorder
+    rec.merge_all()
     overall = rec.all.summary()
     ops = {name: rec.ops[name].summary() for name in sorted(rec.ops)}
     total = overall["count"]

@@ -182,11 +182,12 @@ class _Sim:
         self.region = region
         self._keys: dict[tuple[Any, ...], str] = {}
         self._reused: dict[tuple[str, int], Any] = {}
+        self._scopes: dict[Any, Any] = {}
         self.real_calls = 0
 
     def _key(self, scope: Any, op_name: str, sql: str, params: list[Any]) -> str:
         # hashing the key is the simulator's hottest line; the same inputs always give the same key
-        memo = (scope, op_name, *params)
+        memo = (id(scope), op_name, *params)  # scopes are interned per scope in persona()
         key = self._keys.get(memo)
         if key is None:
             key = self._keys[memo] = cache_key(scope, sql, params)
@@ -208,6 +209,9 @@ class _Sim:
         p = s.personas[p_idx]
         caller = Caller(f"{p.name}-{idx:04d}", p.role, p.department, tuple(p.secondary_roles))
         scope = self.platform.cache_scope(caller)
+        # one scope object per distinct scope, so the key memo can use its identity (pydantic
+        # equality is slow on the hot path)
+        scope = self._scopes.setdefault(scope, scope)
         w = p.hourly_weights()
         wmax = max(w)
         lam_max = p.requests_per_day * wmax / 3600.0
@@ -250,14 +254,16 @@ class _Sim:
             key = self._key(scope, op_name, op.sql, params) if cached else ""
             if cached:
                 rec.keys.append((env.now, key))
-                yield env.timeout(self.cache_time(rng))
+                lookup_s = self.cache_time(rng)
                 found = self.cache.lookup(key)
                 if found is not None:
-                    yield env.timeout(net_s)
+                    # answered from the cache: lookup and the network back, as one step of time
+                    yield env.timeout(lookup_s + net_s)
                     rec.request(op_name, env.now, env.now - t0, hit=True)
                     rec.served_age(env.now - found.value.as_of, stale=False)
                     rec.rows_seen[(caller.role, op_name)].add(found.value.digest)
                     return
+                yield env.timeout(lookup_s)
             if self.warehouse_down(env.now):
                 stale = self.cache.fallback(key) if cached else None
                 yield env.timeout(net_s)
