@@ -60,3 +60,47 @@ def test_advisor_peak_day_short_window(gold_db_copy: Path, tmp_path: Path) -> No
     assert report["overall"]["count"] > 500
     assert report["overall"]["errors"] == 0 and report["availability"] == 1.0
     assert set(report["operations"]) == set(s.operations)
+
+
+def test_twin_run_cli_region_failover(gold_db_copy: Path, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from twin.cli.main import app
+
+    out = tmp_path / "rf"
+    res = CliRunner().invoke(
+        app,
+        ["run", "region_failover", "--db", str(gold_db_copy), "--out", str(out), "--duration", "130m",
+         "--reuse-results"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "failover strategies" in res.output and "active_passive" in res.output
+    report = json.loads((out / "report.json").read_text())
+    ap, aa = report["failover_comparison"]
+    assert ap["availability"] < aa["availability"]
+    assert ap["data_loss_window_s"] == 6 * 3600 and aa["data_loss_window_s"] == 5
+    # reproducible from the saved calibration
+    args = ["run", "region_failover", "--db", str(gold_db_copy), "--out", str(tmp_path / "rf2"),
+            "--duration", "130m", "--reuse-results", "--calibration", str(out / "calibration.json"),
+            "--format", "json"]  # fmt: skip
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "rf2" / "report.json").read_text()) == report
+
+
+def test_twin_run_cli_errors(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from twin.cli.main import app
+
+    r = CliRunner()
+    res = r.invoke(app, ["run", "no_such_scenario"])
+    assert res.exit_code == 2 and "no scenario" in res.output
+    res = r.invoke(app, ["run", "advisor_peak_day", "--db", str(tmp_path / "missing.duckdb")])
+    assert res.exit_code == 2 and "twin warehouse build" in res.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nduration: 1h\noperations: {}\npersonas: []\nplatform: {warehouse_slots: 0}\n")
+    res = r.invoke(app, ["run", str(bad)])
+    assert res.exit_code == 2 and "bad.yaml:5: platform.warehouse_slots" in res.output

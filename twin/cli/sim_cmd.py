@@ -123,6 +123,9 @@ def register(app: typer.Typer) -> None:
         seed: int | None = typer.Option(None, help="Override the scenario's seed."),
         db: Path | None = typer.Option(None, help="Warehouse file [default: TWIN_HOME/warehouse.duckdb]."),
         measured: bool = typer.Option(False, help="Advance time by each call's own measured time."),
+        reuse_results: bool = typer.Option(
+            False, help="Run each distinct governed query once per gold version; reuse its result."
+        ),
         calibration: Path | None = typer.Option(None, help="Reuse a calibration.json from an earlier run."),
         speed: float = typer.Option(60.0, help="live: simulated seconds per wall second."),
         bootstrap: str | None = typer.Option(None, help="live: broker bootstrap HOST:PORT."),
@@ -176,7 +179,7 @@ def register(app: typer.Typer) -> None:
                 report, result = run_to_dir(
                     s, out=out_dir, db=db_path, measured=measured, calibration=cal,
                     speed=speed if mode == "live" else None, transport=transport,
-                    progress=lambda t, total: bar.update(task, completed=t),
+                    progress=lambda t, total: bar.update(task, completed=t), reuse_results=reuse_results,
                 )  # fmt: skip
             except FileNotFoundError as e:
                 fail(str(e))

@@ -25,6 +25,7 @@ def run_to_dir(
     speed: float | None = None,
     transport: EventTransport | None = None,
     progress: Callable[[float, float], None] | None = None,
+    reuse_results: bool = False,
 ) -> tuple[dict[str, Any], RunResult]:
     """Run the scenario and write report.json, junit.xml, report.html, calibration.json, run.json.
 
@@ -39,7 +40,7 @@ def run_to_dir(
     try:
         opts = RunOptions(
             measured=measured, calibration=calibration, realtime_speed=speed, transport=transport,
-            progress=progress,
+            progress=progress, reuse_results=reuse_results,
         )  # fmt: skip
         strategies = scenario.failover or [None]
         result = run_scenario(scenario, platform, _with(opts, strategy=strategies[0]))

@@ -412,8 +412,9 @@ def run_scenario(scenario: Scenario, platform: PlatformPort, opts: RunOptions | 
             "rto_s": sim.strategy.rto,
             "rpo_s": sim.strategy.rpo,
             "region_lost_at_s": sim.region.start,
-            "data_loss_window_s": min(sim.strategy.rpo, sim.region.start),
-            "events_lost": round(rate * min(sim.strategy.rpo, sim.region.start)),
+            # data written in the last RPO before the loss is gone, whether or not the run covers it
+            "data_loss_window_s": sim.strategy.rpo,
+            "events_lost": round(rate * sim.strategy.rpo),
         }
     events = dict(sim.events)
     events["per_source"] = dict(sorted(sim.per_source.items()))
