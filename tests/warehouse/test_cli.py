@@ -102,3 +102,13 @@ def test_lineage_of_customer_360_reaches_bronze_with_pii_tags() -> None:
     assert "account_number" in nodes["silver.accounts"]["pii_columns"]
     bad = runner.invoke(app, ["catalog", "lineage", "gold.nope"])
     assert bad.exit_code == 2 and "unknownrelation" in _flat(bad.output)
+
+
+def test_pii_tags_cover_the_sensitive_columns() -> None:
+    from twin.warehouse.catalog import pii_columns, project_manifest
+
+    pii = pii_columns(project_manifest())
+    assert pii["gold.customer_360"] == ["email", "phone", "ssn"]
+    assert pii["gold.accounts"] == ["account_number"]
+    assert pii["silver.customers"] == ["date_of_birth", "email", "phone", "ssn"]
+    assert "gold.fund_nav" not in pii

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,8 +121,8 @@ def register(app: typer.Typer) -> None:
         fmt: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", help="text or json."),
     ) -> None:
         """Show where a model's data comes from (bronze → silver → gold), with PII-tagged columns."""
-        from twin.warehouse.catalog import lineage
-        from twin.warehouse.dbt_runner import DbtError, run_dbt
+        from twin.warehouse.catalog import lineage, project_manifest
+        from twin.warehouse.dbt_runner import DbtError
         from twin.warehouse.engine import WarehouseError
 
         try:
@@ -132,9 +131,7 @@ def register(app: typer.Typer) -> None:
                     fail(f"manifest not found: {manifest}")
                 data = json.loads(manifest.read_text())
             else:
-                with tempfile.TemporaryDirectory(prefix="twin-dbt-") as work:
-                    run = run_dbt(["parse"], Path(work) / "parse.duckdb", Path(work))
-                    data = run.manifest()
+                data = project_manifest()
             tree = lineage(data, relation)
         except (WarehouseError, DbtError, json.JSONDecodeError, KeyError) as exc:
             fail(f"cannot show lineage: {exc}")

@@ -172,3 +172,27 @@ def lineage(manifest: dict[str, Any], relation: str) -> LineageNode:
         )
 
     return node(by_relation[relation])
+
+
+def pii_columns(manifest: dict[str, Any]) -> dict[str, list[str]]:
+    """PII-tagged columns per relation (schema.table), sources and models alike."""
+    rel = _relations(manifest)
+    out: dict[str, list[str]] = {}
+    for uid, node in [*manifest["nodes"].items(), *manifest["sources"].items()]:
+        if uid not in rel:
+            continue
+        cols = sorted(c for c, col in node.get("columns", {}).items() if "pii" in (col.get("tags") or []))
+        if cols:
+            out[rel[uid]] = cols
+    return out
+
+
+def project_manifest() -> dict[str, Any]:
+    """Parse the bundled dbt project (no database needed) and return its manifest."""
+    import tempfile
+    from pathlib import Path
+
+    from twin.warehouse.dbt_runner import run_dbt
+
+    with tempfile.TemporaryDirectory(prefix="twin-dbt-") as work:
+        return run_dbt(["parse"], Path(work) / "parse.duckdb", Path(work)).manifest()
