@@ -270,6 +270,19 @@ def register(app: typer.Typer) -> None:
         console.print(cost_table(cost))
         if cost["sensitivity"]["by_ttl"]:
             console.print(sensitivity_table(cost))
+        zipf = cost["sensitivity"].get("zipf") or []
+        if zipf:
+            ttls = sorted({r["ttl_s"] for r in zipf})
+            zt = Table(
+                title="hit rate by Zipf exponent (rows) and TTL (columns), replayed on the run's times"
+            )
+            zt.add_column("zipf s")
+            for ttl in ttls:
+                zt.add_column(f"{ttl:g} s", justify="right")
+            for s_ in sorted({r["zipf_s"] for r in zipf}):
+                cells = {r["ttl_s"]: r["hit_rate"] for r in zipf if r["zipf_s"] == s_}
+                zt.add_row(f"{s_:g}", *(f"{cells[ttl]:.1%}" for ttl in ttls))
+            console.print(zt)
         t = Table(title="sensitivity: hit rate")
         t.add_column("hit rate", justify="right")
         t.add_column("per day", justify="right")
