@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -298,6 +299,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         if cluster is not None:
             cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)  # gigabytes of Kafka log and DuckDB files
     return {
         "events": args.events,
         "duration": args.duration,
