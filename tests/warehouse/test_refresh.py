@@ -136,6 +136,11 @@ def test_refresh_equals_a_full_dbt_build(tiny, tmp_path: Path) -> None:
     run = run_dbt(["build"], db, work)
     assert run.success
     rebuilt = _snapshot(db)
+    with Warehouse(db) as wh:  # the lookup index survives dbt replacing the table
+        indexes = wh.con.execute(
+            "SELECT table_name FROM duckdb_indexes() WHERE schema_name = 'gold'"
+        ).fetchall()
+    assert indexes == [("customer_360",)]
     assert refreshed.keys() == rebuilt.keys()
     for table in rebuilt:
         assert len(refreshed[table]) == len(rebuilt[table]), table

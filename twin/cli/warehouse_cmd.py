@@ -47,9 +47,15 @@ def register(app: typer.Typer) -> None:
         fixtures: Path | None = typer.Option(
             None, "--fixtures", help="Fixture folder (default: <twin home>/fixtures)."
         ),
+        fresh: bool = typer.Option(
+            False, "--fresh", help="Delete an existing database first (default: append, silver dedups)."
+        ),
         fmt: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", help="text or json."),
     ) -> None:
-        """Load fixture files into bronze and run `dbt build` (silver, gold and their tests)."""
+        """Load fixture files into bronze and run `dbt build` (silver, gold and their tests).
+
+        On an existing database the files are appended to bronze again, like a re-delivery: silver
+        keeps one version per key, so gold's figures do not change. `--fresh` starts from an empty file."""
         from twin.config import paths
         from twin.warehouse.build import build_warehouse
         from twin.warehouse.dbt_runner import DbtError
@@ -58,9 +64,13 @@ def register(app: typer.Typer) -> None:
         fixtures_dir = fixtures if fixtures is not None else paths().fixtures
         if not fixtures_dir.is_dir():
             fail(f"fixtures folder not found: {fixtures_dir} (run `twin fixtures generate` first)")
+        db_path = _db(db)
+        if fresh:
+            for leftover in (db_path, db_path.with_name(db_path.name + ".wal")):
+                leftover.unlink(missing_ok=True)
         try:
             with console.status("building the warehouse…") as status:
-                result = build_warehouse(_db(db), fixtures_dir, progress=lambda m: status.update(m))
+                result = build_warehouse(db_path, fixtures_dir, progress=lambda m: status.update(m))
         except (WarehouseError, DbtError) as exc:
             fail(str(exc))
         if fmt is OutputFormat.JSON:

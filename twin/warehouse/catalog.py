@@ -7,6 +7,7 @@ walks the manifest's dependency graph from a relation back to its bronze sources
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any
@@ -187,8 +188,10 @@ def pii_columns(manifest: dict[str, Any]) -> dict[str, list[str]]:
     return out
 
 
+@functools.cache
 def project_manifest() -> dict[str, Any]:
-    """Parse the bundled dbt project (no database needed) and return its manifest."""
+    """Parse the bundled dbt project (no database needed) and return its manifest (parsed once per
+    process: the project is part of the installed package). Treat it as read-only."""
     import tempfile
     from pathlib import Path
 

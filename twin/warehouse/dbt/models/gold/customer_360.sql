@@ -3,7 +3,11 @@
 -- profile_refreshed_at is the latest business or ingestion time among the inputs, never the wall clock,
 -- so a rebuild of unchanged data is identical. Sorted by customer_id, and indexed on DuckDB (a post-hook:
 -- Snowflake has no indexes), for point lookups.
-{{ config(post_hook="create unique index if not exists customer_360_customer_id on {{ this }} (customer_id)") }}
+-- On a rebuild the replaced table (and its index) still exists when the hook runs, hence the drop.
+{{ config(post_hook=[
+    "drop index if exists {{ this.schema }}.customer_360_customer_id",
+    "create unique index customer_360_customer_id on {{ this }} (customer_id)",
+]) }}
 with acct as (
     select
         customer_id,
