@@ -65,6 +65,7 @@ class RunResult:
     platform_name: str
     mode: str
     wall: dict[str, float] = field(default_factory=dict)
+    key_counts: dict[str, int] = field(default_factory=dict)  # distinct keys per keyed operation
 
 
 class KeyPicker:
@@ -430,6 +431,7 @@ def run_scenario(scenario: Scenario, platform: PlatformPort, opts: RunOptions | 
         failover=failover,
         platform_name=platform.name,
         mode="live" if opts.realtime_speed else "sim",
+        key_counts={op: len(p.keys) for op, p in sorted(pickers.items())},
         wall={
             "total_s": round(time.perf_counter() - wall0, 3),
             "simulation_s": round(sim_wall, 3),
