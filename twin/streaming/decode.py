@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from twin.streaming.contracts.topics import TopicSpec
 from twin.streaming.envelope import encode, envelope_model
+from twin.streaming.polled import Polled
 from twin.streaming.port import Record
 from twin.streaming.producer import describe_errors
 
@@ -150,7 +151,10 @@ class BatchDecoder:
 
     def _convert(self, values: list[bytes]) -> pa.Table:
         """NDJSON → bronze table, raising `_Invalid` or an Arrow error if anything is off."""
-        buf = b"\n".join(values)
+        try:
+            buf = b"\n".join(values)
+        except TypeError:  # a None among them: checking the join beats a Python pass over the list
+            raise _Invalid("empty value") from None
         if buf.count(b"\n") != len(values) - 1:
             raise _Invalid("newline inside a message")
         # 1 MiB blocks let Arrow parse blocks on several threads.
@@ -183,18 +187,14 @@ class BatchDecoder:
         return pa.Table.from_pydict(out, schema=self.schema)
 
     def decode(self, records: list[Record]) -> Decoded:
+        return self.decode_columns(Polled.from_records(records))
+
+    def decode_columns(self, polled: Polled) -> Decoded:
         try:
-            values = [r.value for r in records]
-            if any(v is None for v in values):
-                raise _Invalid("empty value")
-            table = self._convert(values)  # type: ignore[arg-type]
-            return Decoded(
-                table,
-                pa.array([r.partition for r in records], pa.int32()),
-                pa.array([r.offset for r in records], pa.int64()),
-            )
+            table = self._convert(polled.values)  # type: ignore[arg-type]
         except (_Invalid, pa.ArrowException):
-            return self._slow(records)
+            return self._slow(polled.records())
+        return Decoded(table, pa.array(polled.partitions, pa.int32()), pa.array(polled.offsets, pa.int64()))
 
     def reason(self, value: bytes | None) -> tuple[str | None, bytes | None]:
         """Validate one message with the pydantic contract: (reason, None) or (None, canonical bytes)."""

@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from twin.streaming.contracts.topics import TopicSpec, topic
 from twin.streaming.decode import BatchDecoder, Decoded
 from twin.streaming.dlq import dead_letter, send_dead_letter
-from twin.streaming.port import Broker, BrokerError, Producer, Record, TopicPartition
+from twin.streaming.polled import Polled
+from twin.streaming.port import Broker, BrokerError, Producer, TopicPartition
 from twin.warehouse.engine import Warehouse
 
 # Source name → (topic, bronze table). Bronze table names are shared with the fixture loader.
@@ -48,6 +49,10 @@ class IngestConfig(BaseModel):
     batch_max_records: int = Field(default=50_000, ge=1)
     batch_max_ms: int = Field(default=500, ge=1)
     poll_max_records: int = Field(default=10_000, ge=1)
+    # The running ingester commits at most this often (a flush commits at once). Fewer synchronous
+    # commits keep the consumer thread consuming; a crash replays at most this much more, and bronze
+    # skips the replayed rows.
+    commit_interval_ms: int = Field(default=1_000, ge=0)
     poll_timeout_s: float = Field(default=0.1, gt=0)
     lag_threshold_s: float = Field(default=30.0, gt=0)
     max_consecutive_failures: int = Field(default=3, ge=1)
@@ -59,10 +64,10 @@ class IngestConfig(BaseModel):
 @dataclass
 class Batch:
     decoded: Decoded | None  # decoded by the writer thread, once (a retried write reuses it)
-    commit: dict[TopicPartition, int]
+    commit: dict[TopicPartition, int]  # filled by the writer thread, before it decodes
     records: int
     started_at: float  # monotonic time the first record of the batch was consumed
-    raw: list[Record] | None = None
+    raw: Polled | None = None
 
 
 @dataclass
@@ -116,7 +121,10 @@ class Ingester:
         self._dlq = dlq_producer or broker.producer()
         self._on_written = on_written
         self._clock = clock
-        self._buffer: list[Record] = []
+        self._buffer: list[Polled] = []
+        self._buffered = 0
+        self._last_commit = 0.0
+        self._consume = getattr(self._consumer, "consume_columns", None) or self._consume_records
         self._buffer_started = 0.0
         self._queue: deque[Batch] = deque()
         self._done: list[dict[TopicPartition, int]] = []
@@ -127,7 +135,12 @@ class Ingester:
         self._evolved = False
 
     # -- the consumer side -----------------------------------------------------------------------
-    def _commit_done(self) -> None:
+    def _consume_records(self, max_records: int, timeout_s: float) -> Polled:
+        return Polled.from_records(self._consumer.consume(max_records, timeout_s))
+
+    def _commit_done(self, *, force: bool = True) -> None:
+        if not force and self._clock() - self._last_commit < self.config.commit_interval_ms / 1000:
+            return
         with self._cond:
             done, self._done = self._done, []
         merged: dict[TopicPartition, int] = {}
@@ -136,6 +149,7 @@ class Ingester:
                 merged[tp] = max(merged.get(tp, 0), off)
         if not merged:
             return
+        self._last_commit = self._clock()
         try:
             self._consumer.commit(merged)
             self.stats.committed_batches += len(done)
@@ -172,19 +186,12 @@ class Ingester:
             self._paused = False
 
     def _seal(self) -> None:
-        records, self._buffer = self._buffer, []
-        # Commit = last offset + 1 per partition, computed in Arrow rather than a Python loop.
-        keys = pa.table(
-            {
-                "p": pa.array([r[1] for r in records], pa.int32()),
-                "o": pa.array([r[2] for r in records], pa.int64()),
-            }
-        )
-        commit = {
-            TopicPartition(self.spec.name, int(row["p"])): int(row["o_max"]) + 1
-            for row in keys.group_by("p").aggregate([("o", "max")]).to_pylist()
-        }
-        batch = Batch(None, commit, len(records), self._buffer_started, records)
+        # Sealing is cheap on purpose (list concatenation in C): everything per-record happens on the
+        # writer thread, so the consumer thread spends its GIL time consuming.
+        parts, self._buffer = self._buffer, []
+        polled = Polled.concat(parts)
+        self._buffered = 0
+        batch = Batch(None, {}, len(polled), self._buffer_started, polled)
         with self._cond:
             self._queue.append(batch)
             self.stats.batches += 1
@@ -196,7 +203,7 @@ class Ingester:
 
     def poll_once(self) -> int:
         """One consumer-side iteration: commit finished batches, apply backpressure, consume, seal."""
-        self._commit_done()
+        self._commit_done(force=False)
         self._apply_backpressure()
         if not self._paused and self._queue_full():
             # A short stall is absorbed by waiting, not by pausing: pausing makes librdkafka drop what it
@@ -205,19 +212,21 @@ class Ingester:
                 self._cond.wait(self.config.poll_timeout_s)
             return 0
         timeout = 0.0 if self._paused else self.config.poll_timeout_s
-        records = self._consumer.consume(self.config.poll_max_records, timeout)
+        polled = self._consume(self.config.poll_max_records, timeout)
         now = self._clock()
-        if records:
+        n = len(polled)
+        if n:
             if not self._buffer:
                 self._buffer_started = now
-            self._buffer.extend(records)
-            self.stats.consumed += len(records)
+            self._buffer.append(polled)
+            self._buffered += n
+            self.stats.consumed += n
         if self._buffer and (
-            len(self._buffer) >= self.config.batch_max_records
+            self._buffered >= self.config.batch_max_records
             or (now - self._buffer_started) * 1000 >= self.config.batch_max_ms
         ):
             self._seal()
-        return len(records)
+        return n
 
     # -- the writer side -------------------------------------------------------------------------
     def write_once(self) -> bool:
@@ -276,7 +285,9 @@ class Ingester:
         if batch.decoded is None:
             # Decoding here, on the writer thread, overlaps it with the next consume (Arrow's JSON
             # reader and DuckDB both release the GIL).
-            batch.decoded = self.decoder.decode(batch.raw or [])
+            raw = batch.raw or Polled.from_records([])
+            batch.commit = self._commit_offsets(raw)
+            batch.decoded = self.decoder.decode_columns(raw)
             batch.raw = None
             self.stats.slow_batches += batch.decoded.slow_path
         d = batch.decoded
@@ -300,6 +311,16 @@ class Ingester:
                 raise BrokerError(f"{remaining} dead letter(s) not acknowledged by the broker")
             self.stats.dead_lettered += len(d.rejected)
             d.rejected.clear()  # a retry after a later failure must not send them twice
+
+    def _commit_offsets(self, raw: Polled) -> dict[TopicPartition, int]:
+        """Last offset + 1 per partition over every record of the batch, dead letters included."""
+        if not len(raw):
+            return {}
+        keys = pa.table({"p": pa.array(raw.partitions, pa.int32()), "o": pa.array(raw.offsets, pa.int64())})
+        return {
+            TopicPartition(self.spec.name, int(row["p"])): int(row["o_max"]) + 1
+            for row in keys.group_by("p").aggregate([("o", "max")]).to_pylist()
+        }
 
     # -- drivers ---------------------------------------------------------------------------------
     def step(self) -> None:
