@@ -24,7 +24,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """twin: chaos scenarios, SLA gates and cost models on an offline copy of the platform."""
