@@ -139,6 +139,11 @@ def register(app: typer.Typer) -> None:
         ),
         duration: float = typer.Option(10.0, "--duration", "-d", help="Seconds to produce for."),
         seed: int = typer.Option(0, "--seed", help="RNG seed (deterministic payloads)."),
+        fixtures: Path | None = typer.Option(
+            None,
+            "--fixtures",
+            help="Fixtures directory to draw account, fund and client ids from (default: synthetic ids).",
+        ),
         bootstrap: str | None = BOOTSTRAP,
         fmt: str = FORMAT,
     ) -> None:
@@ -147,15 +152,24 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         from twin.config import paths
+        from twin.fixtures import FixtureError
         from twin.streaming.contracts.registry import IncompatibleSchema, SchemaStore
         from twin.streaming.port import BrokerError
         from twin.streaming.producer import ContractProducer
-        from twin.streaming.sources import SOURCES, produce
+        from twin.streaming.sources import SOURCES, ids_from_fixtures, produce
 
         if source not in SOURCES:
             fail(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
         if duration <= 0 or (rate is not None and rate <= 0):
             fail("--rate and --duration must be positive")
+        ids = None
+        if fixtures is not None:
+            if not fixtures.is_dir():
+                fail(f"--fixtures: no such directory: {fixtures}")
+            try:
+                ids = ids_from_fixtures(fixtures)
+            except (FixtureError, ValueError) as e:
+                fail(f"--fixtures: {e}")
         src = SOURCES[source]
         broker = _broker(bootstrap)
         producer = ContractProducer(
@@ -178,6 +192,7 @@ def register(app: typer.Typer) -> None:
                     rate=rate,
                     duration_s=duration,
                     seed=seed,
+                    ids=ids,
                     progress=lambda n: bar.update(task, completed=n),
                 )
         except (BrokerError, IncompatibleSchema) as e:

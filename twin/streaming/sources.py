@@ -3,6 +3,10 @@
 Each source makes payloads of its topic's value model. A small share of events are injected duplicates
 (a new event id, `dupof` naming the original) and late events (business time minutes in the past,
 `late` set), so silver's dedup and ordering have something to do.
+
+Entity ids (accounts, funds and their tickers, institutional clients) come from an `EntityIds`: by default
+a self-contained synthetic universe, or, with `ids_from_fixtures(dir)`, the ids of a fixtures directory, so
+streamed events join the accounts, funds and clients the warehouse was built from.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from twin.domain.entities import BalanceUpdate, CrmSignal, NavPoint, Position, Side, Trade
 from twin.streaming.contracts.topics import TopicSpec
@@ -38,26 +43,75 @@ def client_id(i: int) -> str:
     return f"INST{i:05d}"
 
 
+class EntityIds(BaseModel):
+    """The ids synthetic events draw from. `tickers[i]` is the ticker of `funds[i]`; `currencies[i]`, if
+    given, the currency of `accounts[i]` (balance updates use it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    accounts: tuple[str, ...]
+    funds: tuple[str, ...]
+    tickers: tuple[str, ...]
+    clients: tuple[str, ...]
+    currencies: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EntityIds:
+        for name in ("accounts", "funds", "clients"):
+            if not getattr(self, name):
+                raise ValueError(f"no {name} to draw ids from")
+        if len(self.tickers) != len(self.funds):
+            raise ValueError("tickers must pair one to one with funds")
+        if self.currencies is not None and len(self.currencies) != len(self.accounts):
+            raise ValueError("currencies must pair one to one with accounts")
+        return self
+
+
+DEFAULT_IDS = EntityIds(
+    accounts=tuple(account_id(i) for i in range(N_ACCOUNTS)),
+    funds=tuple(fund_id(i) for i in range(N_FUNDS)),
+    tickers=tuple(f"TKR{i:04d}" for i in range(N_FUNDS)),
+    clients=tuple(client_id(i) for i in range(N_CLIENTS)),
+)
+
+
+def ids_from_fixtures(directory: Path) -> EntityIds:
+    """The account, fund (with ticker) and institutional-client ids of a fixtures directory, in file
+    order. Raises `twin.fixtures.FixtureError` (naming the file) if one is missing or corrupt."""
+    from twin.fixtures import read_entity
+
+    accounts = read_entity(directory, "accounts")
+    funds = read_entity(directory, "funds")
+    clients = read_entity(directory, "institutional_clients")
+    return EntityIds(
+        accounts=tuple(accounts.column("account_id").to_pylist()),
+        currencies=tuple(accounts.column("currency").to_pylist()),
+        funds=tuple(funds.column("fund_id").to_pylist()),
+        tickers=tuple(funds.column("ticker").to_pylist()),
+        clients=tuple(clients.column("client_id").to_pylist()),
+    )
+
+
 def _money(rng: random.Random, lo: float, hi: float) -> Decimal:
     return Decimal(f"{rng.uniform(lo, hi):.2f}")
 
 
-def _position(rng: random.Random, n: int, now: datetime) -> Position:
+def _position(rng: random.Random, n: int, now: datetime, ids: EntityIds = DEFAULT_IDS) -> Position:
     qty = _money(rng, 1, 10_000)
     return Position(
-        account_id=account_id(rng.randrange(N_ACCOUNTS)),
-        fund_id=fund_id(rng.randrange(N_FUNDS)),
+        account_id=rng.choice(ids.accounts),
+        fund_id=rng.choice(ids.funds),
         quantity=qty,
         market_value=(qty * _money(rng, 5, 500)).quantize(Decimal("0.01")),
         as_of=now.date(),
     )
 
 
-def _trade(rng: random.Random, n: int, now: datetime) -> Trade:
+def _trade(rng: random.Random, n: int, now: datetime, ids: EntityIds = DEFAULT_IDS) -> Trade:
     return Trade(
         trade_id=f"TRD{n:010d}-{rng.randrange(1 << 30):08x}",
-        account_id=account_id(rng.randrange(N_ACCOUNTS)),
-        symbol=f"TKR{rng.randrange(N_FUNDS):04d}",
+        account_id=rng.choice(ids.accounts),
+        symbol=rng.choice(ids.tickers),
         side=rng.choice((Side.BUY, Side.SELL)),
         quantity=_money(rng, 1, 5_000),
         price=_money(rng, 5, 500),
@@ -65,28 +119,29 @@ def _trade(rng: random.Random, n: int, now: datetime) -> Trade:
     )
 
 
-def _balance(rng: random.Random, n: int, now: datetime) -> BalanceUpdate:
+def _balance(rng: random.Random, n: int, now: datetime, ids: EntityIds = DEFAULT_IDS) -> BalanceUpdate:
+    i = rng.randrange(len(ids.accounts))
     return BalanceUpdate(
-        account_id=account_id(rng.randrange(N_ACCOUNTS)),
+        account_id=ids.accounts[i],
         balance=_money(rng, 0, 2_000_000),
-        currency="USD",
+        currency=ids.currencies[i] if ids.currencies else "USD",
         updated_at=now.replace(tzinfo=None),
     )
 
 
-def _crm(rng: random.Random, n: int, now: datetime) -> CrmSignal:
+def _crm(rng: random.Random, n: int, now: datetime, ids: EntityIds = DEFAULT_IDS) -> CrmSignal:
     return CrmSignal(
         signal_id=f"SIG{n:010d}-{rng.randrange(1 << 30):08x}",
-        client_id=client_id(rng.randrange(N_CLIENTS)),
+        client_id=rng.choice(ids.clients),
         kind=rng.choice(CRM_KINDS),
         score=round(rng.random(), 4),
         occurred_at=now.replace(tzinfo=None),
     )
 
 
-def _nav(rng: random.Random, n: int, now: datetime) -> NavPoint:
+def _nav(rng: random.Random, n: int, now: datetime, ids: EntityIds = DEFAULT_IDS) -> NavPoint:
     return NavPoint(
-        fund_id=fund_id(rng.randrange(N_FUNDS)),
+        fund_id=rng.choice(ids.funds),
         nav_date=now.date(),
         nav=_money(rng, 8, 300),
         aum=_money(rng, 1e7, 5e10),
@@ -98,7 +153,7 @@ class SyntheticSource:
     name: str
     topic: str
     rate: float  # events per second in the reference architecture
-    make: Callable[[random.Random, int, datetime], BaseModel]
+    make: Callable[..., BaseModel]  # (rng, n, now[, ids]) -> a value of the topic's model
     time_field: str
 
 
@@ -146,6 +201,7 @@ def produce(
     duration_s: float | None = None,
     count: int | None = None,
     seed: int = 0,
+    ids: EntityIds | None = None,
     topic: str | TopicSpec | None = None,
     dup_rate: float = 0.002,
     late_rate: float = 0.002,
@@ -157,7 +213,8 @@ def produce(
     """Send events at `rate`/s for `duration_s` seconds (or `count` events), then flush.
 
     Rate control is by schedule, not by sleep per event: each tick sends what the schedule says is due, so
-    a slow tick is caught up by the next and the long-run rate is exact.
+    a slow tick is caught up by the next and the long-run rate is exact. Entity ids come from `ids`
+    (default: the synthetic universe; `ids_from_fixtures(dir)` for a fixtures directory's).
     """
     if duration_s is None and count is None:
         raise ValueError("give duration_s or count")
@@ -177,7 +234,7 @@ def produce(
                 producer.send(target, value, dupof=original_id)
                 dups += 1
             else:
-                value = source.make(rng, sent, now)
+                value = source.make(rng, sent, now, ids or DEFAULT_IDS)
                 is_late = rng.random() < late_rate
                 if is_late:
                     value = _shift_back(value, source.time_field, timedelta(minutes=rng.randint(1, 30)))
