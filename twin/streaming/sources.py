@@ -222,7 +222,7 @@ def produce(
     target = topic or source.topic
     total = count if count is not None else int(rate * (duration_s or 0))
     rng = random.Random(seed)
-    recent: list[tuple[str, BaseModel]] = []
+    recent: list[tuple[str, BaseModel, bool]] = []
     sent = dups = late = 0
     start = clock()
     while sent < total:
@@ -230,8 +230,9 @@ def produce(
         while sent < due:
             now = datetime.now(UTC)
             if recent and rng.random() < dup_rate:
-                original_id, value = rng.choice(recent)
-                producer.send(target, value, dupof=original_id)
+                original_id, value, was_late = rng.choice(recent)
+                # A re-sent late event is still late: its business time has not moved.
+                producer.send(target, value, dupof=original_id, late=was_late)
                 dups += 1
             else:
                 value = source.make(rng, sent, now, ids or DEFAULT_IDS)
@@ -241,9 +242,9 @@ def produce(
                     late += 1
                 event = producer.send(target, value, late=is_late)
                 if len(recent) < 1000:
-                    recent.append((event.id, value))
+                    recent.append((event.id, value, is_late))
                 else:
-                    recent[rng.randrange(1000)] = (event.id, value)
+                    recent[rng.randrange(1000)] = (event.id, value, is_late)
             sent += 1
         producer.poll()
         if progress:
