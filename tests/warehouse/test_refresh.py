@@ -90,6 +90,20 @@ def _append_new_bronze(wh: Warehouse) -> None:
     wh.append_bronze("customers_raw", renamed, source="crm")
 
 
+def _append_trade(wh: Warehouse, trade_id: str, account_id: str, executed_at: datetime) -> None:
+    trade = {
+        "trade_id": [trade_id],
+        "account_id": [account_id],
+        "symbol": ["TK1"],
+        "side": ["BUY"],
+        "quantity": [Decimal("3")],
+        "price": [Decimal("99")],
+        "executed_at": [executed_at],
+        **_feed_meta(1, trade_id),
+    }
+    wh.append_bronze("trades_raw", pa.table(trade, schema=SCHEMAS["trades"]), source="stream")
+
+
 def _snapshot(db: Path) -> dict[str, list[tuple]]:
     with Warehouse(db) as wh:
         out = {}
@@ -117,6 +131,14 @@ def test_refresh_equals_a_full_dbt_build(tiny, tmp_path: Path) -> None:
         _append_new_bronze(wh)
         stats = refresh_gold(wh)
         assert refresh_gold(wh).changed is False
+        # Trades alone: customer_360 recomputes only the customer whose account traded.
+        _append_trade(wh, "N4", "A2", datetime(2025, 3, 9, 15))
+        trades_only = refresh_gold(wh)
+        c360 = dict(wh.con.execute("SELECT customer_id, last_trade_date FROM gold.customer_360").fetchall())
+        owner = wh.con.execute("SELECT customer_id FROM silver.accounts WHERE account_id = 'A2'").fetchall()
+    assert trades_only.keyed == {"gold.customer_360": 1}
+    assert "gold.customer_360" not in trades_only.rebuilt
+    assert c360[owner[0][0]] == date(2025, 3, 9)
     assert set(stats.new_bronze_rows) == {
         "trades_raw",
         "balances_raw",
@@ -130,7 +152,7 @@ def test_refresh_equals_a_full_dbt_build(tiny, tmp_path: Path) -> None:
     )
     refreshed = _snapshot(db)
     assert refreshed != before
-    assert len(refreshed["silver.trades"]) == len(before["silver.trades"]) + 3
+    assert len(refreshed["silver.trades"]) == len(before["silver.trades"]) + 4
 
     work = tmp_path / "dbt"
     run = run_dbt(["build"], db, work)

@@ -33,13 +33,20 @@ class ModelSpec(BaseModel):
     depends_on: list[str]
     """Relations this model reads (schema.table), models and bronze sources alike."""
     refresh: str = "rebuild"
-    """"merge" (silver dedup: merge new bronze rows by natural key) or "rebuild" (recompute)."""
+    """"merge" (silver dedup: merge new bronze rows by natural key), "keyed" (recompute only the keys
+    whose inputs changed, when every changed input is in `keys_from`) or "rebuild" (recompute)."""
     natural_key: list[str] = []
     version_order: str = ""
     source_table: str | None = None
     """For a merge model fed by bronze: the bronze table whose new rows it merges."""
     delta_of: str | None = None
     """For a merge model fed by another merge model (schema.table): it merges that model's changed rows."""
+    refresh_key: str | None = None
+    """For a "keyed" model: the column whose values it recomputes row groups by."""
+    keys_from: dict[str, str] = {}
+    """Keyed model: input relation → SQL mapping that input's changed rows (`{delta}`) to key values."""
+    restrict: dict[str, str] = {}
+    """Keyed model: input relation → predicate narrowing it to the affected keys (`{keys}`)."""
 
 
 class LineageNode(BaseModel):
@@ -88,6 +95,9 @@ def model_specs(manifest: dict[str, Any]) -> list[ModelSpec]:
             version_order=meta.get("version_order", ""),
             source_table=meta.get("source_table"),
             delta_of=meta.get("delta_of"),
+            refresh_key=meta.get("refresh_key"),
+            keys_from=dict(meta.get("keys_from", {})),
+            restrict=dict(meta.get("restrict", {})),
         )
     by_relation = {s.relation: s for s in specs.values()}
     ordered: list[ModelSpec] = []

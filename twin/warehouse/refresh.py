@@ -8,7 +8,9 @@ project, and does only the work new bronze rows call for:
   version order (business time, then emission, then ingestion position): the same rule as a full build;
 - a model marked `delta_of` (a monotone aggregate such as an account's last trade) merges the same way
   from the rows its upstream merge model just changed;
-- every model downstream of a changed model is recomputed in place (delete + insert in the same
+- a model marked `keyed` (customer_360) whose changed inputs all map to keys recomputes just those keys'
+  rows, its SQL run over inputs narrowed to the keys;
+- every other model downstream of a changed model is recomputed in place (delete + insert in the same
   transaction, so the table, and any policy or view on it, stays the same object); views need nothing.
 
 The whole refresh is one transaction: readers see the old gold or the new gold, never a mix. It assumes
@@ -35,6 +37,8 @@ class RefreshStats(BaseModel):
     merged: dict[str, int]
     """Silver relation → candidate rows merged."""
     rebuilt: list[str]
+    keyed: dict[str, int] = {}
+    """Keyed model → keys recomputed (the rest of its rows were untouched)."""
     seconds: float
 
     @property
@@ -99,6 +103,30 @@ def _rebuild(wh: Warehouse, spec: ModelSpec) -> None:
     wh.con.execute(f"INSERT INTO {spec.relation} BY NAME SELECT * FROM ({spec.sql})").fetchall()
 
 
+_KEYS = "_twin_refresh_keys"
+
+
+def _keyed(wh: Warehouse, spec: ModelSpec, deltas: dict[str, str]) -> int:
+    """Recompute only the rows of `spec` whose key the changed inputs touch: its SQL with every input
+    narrowed by `spec.restrict` to those keys. Returns the number of keys recomputed."""
+    con, key = wh.con, spec.refresh_key
+    sources = " UNION ".join(
+        sql.replace("{delta}", deltas[rel]) for rel, sql in sorted(spec.keys_from.items()) if rel in deltas
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_KEYS} AS SELECT DISTINCT {key} FROM ({sources})").fetchall()
+    sql = spec.sql
+    for rel, predicate in spec.restrict.items():
+        quoted = ".".join(f'"{part}"' for part in rel.split("."))
+        if quoted not in sql:
+            raise WarehouseError(f"{spec.relation}: compiled SQL does not read {rel}")
+        sql = sql.replace(quoted, f"(SELECT * FROM {quoted} WHERE {predicate.replace('{keys}', _KEYS)})")
+    con.execute(f"DELETE FROM {spec.relation} WHERE {key} IN (SELECT {key} FROM {_KEYS})").fetchall()
+    con.execute(f"INSERT INTO {spec.relation} BY NAME SELECT * FROM ({sql})").fetchall()
+    n = int(con.execute(f"SELECT count(*) FROM {_KEYS}").fetchall()[0][0])
+    con.execute(f"DROP TABLE {_KEYS}").fetchall()
+    return n
+
+
 def refresh_gold(wh: Warehouse) -> RefreshStats:
     """Bring silver and gold up to date with bronze rows appended since the last build or refresh."""
     started = time.perf_counter()
@@ -115,6 +143,7 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
         merged: dict[str, int] = {}
         deltas: dict[str, str] = {}
         rebuilt: list[str] = []
+        keyed: dict[str, int] = {}
         if dirty:
             wh.con.execute("BEGIN TRANSACTION").fetchall()
             try:
@@ -136,6 +165,13 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
                         merged[spec.relation], deltas[spec.relation] = _merge(
                             wh, spec, f'"{schema}"."{name}"', deltas[spec.delta_of]
                         )
+                    elif (
+                        spec.refresh == "keyed"
+                        and spec.refresh_key
+                        and changed <= spec.keys_from.keys()
+                        and changed <= deltas.keys()
+                    ):
+                        keyed[spec.relation] = _keyed(wh, spec, deltas)
                     else:
                         _rebuild(wh, spec)
                         rebuilt.append(spec.relation)
@@ -150,5 +186,9 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
                 wh.con.execute("ROLLBACK").fetchall()
                 raise
     return RefreshStats(
-        new_bronze_rows=new, merged=merged, rebuilt=rebuilt, seconds=time.perf_counter() - started
+        new_bronze_rows=new,
+        merged=merged,
+        rebuilt=rebuilt,
+        keyed=keyed,
+        seconds=time.perf_counter() - started,
     )

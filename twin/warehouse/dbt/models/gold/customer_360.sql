@@ -4,7 +4,26 @@
 -- so a rebuild of unchanged data is identical. Sorted by customer_id, and indexed on DuckDB (a post-hook:
 -- Snowflake has no indexes), for point lookups.
 -- On a rebuild the replaced table (and its index) still exists when the hook runs, hence the drop.
-{{ config(post_hook=[
+-- Refresh: when only the trades feed moved, the refresh path (twin.warehouse.refresh) recomputes just
+-- the customers whose accounts traded: `keys_from` maps the changed rows of an input to customer_ids,
+-- and `restrict` narrows every input to those customers (each output row depends only on its own
+-- customer's rows, so the result for them is the same as a full rebuild).
+{% set in_keys = 'customer_id in (select customer_id from {keys})' %}
+{% set refresh_meta = {
+    'refresh': 'keyed',
+    'refresh_key': 'customer_id',
+    'keys_from': {
+        'silver.trade_activity': 'select a.customer_id from {delta} d join silver.accounts a on a.account_id = d.account_id',
+    },
+    'restrict': {
+        'silver.customers': in_keys,
+        'silver.accounts': in_keys,
+        'gold.accounts': in_keys,
+        'gold.risk_metrics': "entity_type = 'customer' and entity_id in (select customer_id from {keys})",
+        'silver.trade_activity': 'account_id in (select account_id from silver.accounts where ' ~ in_keys ~ ')',
+    },
+} %}
+{{ config(meta=refresh_meta, post_hook=[
     "drop index if exists {{ this.schema }}.customer_360_customer_id",
     "create unique index customer_360_customer_id on {{ this }} (customer_id)",
 ]) }}
