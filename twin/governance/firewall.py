@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 
 import sqlglot
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.scope import traverse_scope
@@ -52,9 +52,13 @@ class Catalog(BaseModel):
     database: str
     published: frozenset[str]
     governed: dict[str, str]
+    # Hashed on every check (the LRU key): computed once, the model being frozen.
+    _hash: int | None = PrivateAttr(default=None)
 
     def __hash__(self) -> int:
-        return hash((self.database, self.published, tuple(sorted(self.governed.items()))))
+        if self._hash is None:
+            self._hash = hash((self.database, self.published, tuple(sorted(self.governed.items()))))
+        return self._hash
 
 
 class Checked(BaseModel):

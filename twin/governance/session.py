@@ -22,6 +22,7 @@ from twin.governance.compiler import GOV_SCHEMA
 from twin.governance.errors import GovernanceError, QueryDenied, QueryFailed
 from twin.governance.firewall import QUERY_HISTORY_SOURCE, Catalog, check
 from twin.governance.roles import RoleGraph
+from twin.governance.specialise import TEMP_PREFIX, specialise
 from twin.governance.store import (
     PRIVATE_SCHEMAS,
     ensure_shipped,
@@ -76,6 +77,8 @@ class _Governance(BaseModel):
     roles: RoleGraph
     # Session constants the secure views read (mapping-table lookups): variable → SQL.
     context: dict[str, str] = Field(default_factory=dict)
+    # Secure view (`governance.x`) → its SELECT and its (column, type) pairs, for specialising.
+    views: dict[str, tuple[str, list[tuple[str, str]]]] = Field(default_factory=dict)
 
 
 _cache_lock = threading.Lock()
@@ -136,10 +139,32 @@ def _governance(
         catalog=Catalog(database=database, published=published, governed=governed_views(cur)),
         roles=RoleGraph.from_statements(stmts),
         context=context,
+        views=_view_definitions(cur),
     )
     with _cache_lock:
         _cache[key] = (root, gov)
     return gov
+
+
+def _view_definitions(cur: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    sqls = cur.execute(
+        """SELECT view_name, sql FROM duckdb_views()
+           WHERE database_name = current_database() AND schema_name = ?""",
+        [GOV_SCHEMA],
+    ).fetchall()
+    cols = cur.execute(
+        """SELECT table_name, column_name, data_type FROM duckdb_columns()
+           WHERE database_name = current_database() AND schema_name = ? ORDER BY table_name, column_index""",
+        [GOV_SCHEMA],
+    ).fetchall()
+    types: dict[str, list[tuple[str, str]]] = {}
+    for table, column, typ in cols:
+        types.setdefault(table, []).append((column, typ))
+    return {f"{GOV_SCHEMA}.{v}": (sql, types.get(v, [])) for v, sql in sqls}
+
+
+# (root, generation, view, session context) → the specialised SELECT: computed once per role scope.
+_special: dict[tuple[int, int, str, str], str] = {}
 
 
 class SecureSession:
@@ -167,7 +192,51 @@ class SecureSession:
             f"SET VARIABLE twin_roles = {roles_sql}; SET VARIABLE twin_department = {_lit(claims.department)}"
         ).fetchall()
         self._set_context()
+        self._install(self._gov)
         self._closed = False
+
+    def _install(self, gov: _Governance) -> None:
+        """Point the session's catalog at its own specialised views, created on first use."""
+        self._gov = gov
+        self._installed: set[str] = set()
+        governed = dict(gov.catalog.governed)
+        self._special_views: dict[str, str] = {}
+        for table, view in governed.items():
+            if view in gov.views:
+                temp = TEMP_PREFIX + view.split(".", 1)[1]
+                self._special_views[table] = temp
+                governed[table] = f"temp.{temp}"
+        self._catalog = Catalog(
+            database=gov.catalog.database, published=gov.catalog.published, governed=governed
+        )
+
+    def _ensure_views(self, tables: list[str]) -> None:
+        todo = [t for t in tables if t in self._special_views and t not in self._installed]
+        if not todo:
+            return
+        names = ["twin_role", "twin_user", "twin_roles", "twin_department", *sorted(self._gov.context)]
+        values = self._cur.execute(
+            "SELECT " + ", ".join(f"getvariable({_lit(n)})" for n in names)
+        ).fetchall()[0]
+        context = dict(zip(names, values, strict=True))
+        ctx_key = repr(sorted(context.items()))
+        stmts = []
+        for table in todo:
+            view = self._gov.catalog.governed[table]
+            key = (id(self._root), self._gen, view, ctx_key)
+            body = _special.get(key)
+            if body is None:
+                sql, types = self._gov.views[view]
+                try:
+                    body = specialise(sql, context, types)
+                except Exception:  # an unfoldable view falls back to the shared one, same answers
+                    schema, name = view.split(".")
+                    body = f'SELECT * FROM "{schema}"."{name}"'
+                with _cache_lock:
+                    _special[key] = body
+            stmts.append(f'CREATE OR REPLACE TEMP VIEW "{self._special_views[table]}" AS {body}')
+        self._cur.execute("; ".join(stmts)).fetchall()
+        self._installed.update(todo)
 
     def _set_context(self) -> None:
         # Evaluated after the identity variables, which the context SQL reads.
@@ -181,6 +250,7 @@ class SecureSession:
             self._gen = generation()
             self._gov = _governance(self._root, self._cur)
             self._set_context()
+            self._install(self._gov)
 
     def query(self, sql: str, params: list[Any] | None = None) -> QueryResult:
         if self._closed:
@@ -189,13 +259,13 @@ class SecureSession:
         self._refresh()
         try:
             try:
-                checked = check(sql, self._gov.catalog)
+                checked = check(sql, self._catalog)
             except QueryDenied as first:
                 if not first.unknown_table:
                     raise
                 # Maybe loaded since the catalog was read (twin warehouse load): reload once, recheck.
-                self._gov = _governance(self._root, self._cur, force=True)
-                checked = check(sql, self._gov.catalog)
+                self._install(_governance(self._root, self._cur, force=True))
+                checked = check(sql, self._catalog)
             if checked.query_history:
                 if HISTORY_ROLE not in self.active_roles:
                     raise QueryDenied(f"query_history is readable by {HISTORY_ROLE} only")
@@ -204,6 +274,7 @@ class SecureSession:
             self._log(sql, [], 0, start, allowed=False, reason=denied.reason)
             raise
         try:
+            self._ensure_views(checked.tables)
             result = self._cur.execute(checked.sql, params or [])
             columns = [d[0] for d in result.description or []]
             rows = result.fetchall()
@@ -212,8 +283,9 @@ class SecureSession:
             self._log(sql, checked.tables, 0, start, allowed=False, reason=reason)
             raise QueryFailed(reason) from None
         duration = self._log(sql, checked.tables, len(rows), start, allowed=True, reason=None)
-        return QueryResult(
-            columns=columns, rows=rows, row_count=len(rows), duration_ms=duration, tables=checked.tables
+        # Built from values this method produced itself: validation would only re-check their types.
+        return QueryResult.model_construct(
+            columns=columns, rows=rows, row_count=len(rows), duration_ms=duration, tables=list(checked.tables)
         )
 
     def _register_history(self) -> None:

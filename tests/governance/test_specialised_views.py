@@ -1,0 +1,67 @@
+"""A session's specialised secure views must answer exactly as the shared views do, types included."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from twin.governance.session import SecureSession
+from twin.governance.specialise import TEMP_PREFIX, specialise
+
+SCOPES = [
+    ("WEALTH_ADMIN", None, None),
+    ("WEALTH_ADVISOR", "Wealth", None),
+    ("WEALTH_ADVISOR", "Retail", None),
+    ("WEALTH_ADVISOR", None, None),
+    ("RETAIL_TELLER", "Retail", None),
+    ("RETAIL_TELLER", None, ["WEALTH_ADVISOR"]),
+    ("COMPLIANCE_AUDITOR", None, None),
+    ("EXTERNAL_BI_TOOL", None, None),
+]
+
+
+@pytest.mark.parametrize(("role", "department", "secondary"), SCOPES)
+def test_specialised_views_match_the_shared_ones(
+    session: Callable[..., SecureSession], role: str, department: str | None, secondary: list[str] | None
+) -> None:
+    s = session(role, department, secondary)
+    governed = s._gov.catalog.governed
+    assert governed, "the shipped policies govern some tables"
+    present = {t: v for t, v in governed.items() if t in s._gov.catalog.published}
+    assert present
+    for table, view in present.items():
+        got = s.query(f"SELECT * FROM {table} ORDER BY ALL")
+        shared = s._cur.execute(f"SELECT * FROM {view} ORDER BY ALL")
+        shared_types = [str(d[1]) for d in shared.description]
+        assert got.rows == shared.fetchall(), table
+        temp = s._cur.execute(f'SELECT * FROM temp."{TEMP_PREFIX}{view.split(".")[1]}" LIMIT 0')
+        assert [str(d[1]) for d in temp.description] == shared_types, table
+        temp.fetchall()
+
+
+def test_user_sql_cannot_name_a_specialised_view(session: Callable[..., SecureSession]) -> None:
+    from twin.governance.errors import QueryDenied
+
+    s = session("WEALTH_ADVISOR", "Wealth")
+    s.query("SELECT count(*) FROM gold.customer_360")
+    for sql in (
+        f"SELECT * FROM {TEMP_PREFIX}gold__customer_360",
+        f"SELECT * FROM temp.{TEMP_PREFIX}gold__customer_360",
+        f"SELECT * FROM temp.main.{TEMP_PREFIX}gold__customer_360",
+    ):
+        with pytest.raises(QueryDenied):
+            s.query(sql)
+
+
+def test_folding_prunes_role_branches_and_keeps_types() -> None:
+    view = (
+        "SELECT CASE WHEN list_contains(getvariable('twin_roles'), 'A') THEN __t.x ELSE NULL END AS x, "
+        "__t.y FROM t AS __t WHERE list_contains(getvariable('twin_depts'), __t.d)"
+    )
+    types = [("x", "DECIMAL(18,2)"), ("y", "INT")]
+    out = specialise(view, {"twin_roles": ["B"], "twin_depts": ["D1"]}, types)
+    assert "getvariable" not in out.lower() and "CASE" not in out
+    assert "CAST(NULL AS DECIMAL(18, 2))" in out
+    kept = specialise(view, {"twin_roles": ["A"]}, types)
+    assert "getvariable('twin_depts')" in kept.lower()  # a variable the session did not set stays a read

@@ -1,0 +1,82 @@
+"""Secure views specialised to one session's context, so DuckDB does not re-fold the policies per query.
+
+The shared secure views read the session's identity through `getvariable(…)`; DuckDB folds those to
+constants while binding, which it redoes on every query: the masking CASE chains cost more to bind
+than a point lookup costs to run. A session's identity cannot change, so the same folding is done
+once here, on the view's AST: each `getvariable('twin_…')` the session set becomes its literal value,
+`list_contains(<roles>, 'ROLE')` becomes TRUE or FALSE, and sqlglot's simplifier prunes the dead
+CASE branches. Every projected column keeps its original type (a pruned `CASE … ELSE NULL` would
+otherwise turn into an untyped NULL). The result is installed as a TEMP view, private to the
+session's connection and unreachable from user SQL (the firewall resolves names against the
+published catalog only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.optimizer.simplify import simplify
+
+TEMP_PREFIX = "twin_sv_"
+
+
+def _var_name(node: exp.Expression) -> str | None:
+    if (
+        isinstance(node, exp.Anonymous)
+        and node.name.lower() == "getvariable"
+        and len(node.expressions) == 1
+        and isinstance(node.expressions[0], exp.Literal)
+        and node.expressions[0].is_string
+    ):
+        return str(node.expressions[0].this)
+    return None
+
+
+def _literal(v: Any) -> exp.Expression | None:
+    if v is None:
+        return exp.Null()
+    if isinstance(v, str):
+        return exp.Literal.string(v)
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return exp.cast(exp.Array(expressions=[exp.Literal.string(x) for x in v]), "VARCHAR[]")
+    return None  # any other type stays a getvariable read
+
+
+def specialise(view_sql: str, context: dict[str, Any], types: list[tuple[str, str]]) -> str:
+    """The view's SELECT with the session's variables folded in; `types` are its (column, type) pairs."""
+    tree = sqlglot.parse_one(view_sql, read="duckdb")
+    if isinstance(tree, exp.Create):
+        tree = tree.expression
+    if not isinstance(tree, exp.Select):
+        raise ValueError("a secure view is a single SELECT")
+
+    def fold(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.ArrayContains) and isinstance(node.expression, exp.Literal):
+            name = _var_name(node.this)
+            if name in context and node.expression.is_string:
+                roles = context[name]
+                if isinstance(roles, list):
+                    return exp.Boolean(this=node.expression.this in roles)
+        name = _var_name(node)
+        if name is not None and name in context:
+            lit = _literal(context[name])
+            if lit is not None:
+                return lit
+        return node
+
+    bare = [isinstance(p.this if isinstance(p, exp.Alias) else p, exp.Column) for p in tree.expressions]
+    folded = simplify(tree.transform(fold))
+    if not isinstance(folded, exp.Select) or len(folded.expressions) != len(types):
+        raise ValueError("specialised view lost its shape")
+    projections = []
+    for proj, was_bare, (column, typ) in zip(folded.expressions, bare, types, strict=True):
+        inner = proj.this if isinstance(proj, exp.Alias) else proj
+        if was_bare and isinstance(inner, exp.Column):
+            projections.append(exp.alias_(inner, column, quoted=True))
+        else:
+            cast = exp.Cast(this=inner, to=exp.DataType.build(typ, dialect="duckdb"))
+            projections.append(exp.alias_(cast, column, quoted=True))
+    folded.set("expressions", projections)
+    return folded.sql(dialect="duckdb")
