@@ -74,16 +74,25 @@ def _merge(wh: Warehouse, spec: ModelSpec, source: str, delta: str) -> tuple[int
     ).fetchall()
     key = ", ".join(spec.natural_key)
     on = " AND ".join(f"s.{k} IS NOT DISTINCT FROM c.{k}" for k in spec.natural_key)
+    # One scan of the model finds the current rows of the affected keys, with their row ids, so the
+    # delete below touches only those rows instead of joining the whole table a second time.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _twin_current AS
+            SELECT s.rowid AS _twin_rowid, s.* FROM {spec.relation} s SEMI JOIN _twin_candidates c ON {on}"""
+    ).fetchall()
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {winners} AS
             SELECT * FROM (
                 SELECT * FROM _twin_candidates
                 UNION ALL BY NAME
-                SELECT s.* FROM {spec.relation} s SEMI JOIN _twin_candidates c ON {on}
+                SELECT * EXCLUDE (_twin_rowid) FROM _twin_current
             ) QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {spec.version_order}) = 1"""
     ).fetchall()
-    con.execute(f"DELETE FROM {spec.relation} s USING _twin_candidates c WHERE {on}").fetchall()
+    con.execute(
+        f"DELETE FROM {spec.relation} WHERE rowid IN (SELECT _twin_rowid FROM _twin_current)"
+    ).fetchall()
     con.execute(f"INSERT INTO {spec.relation} BY NAME SELECT * FROM {winners}").fetchall()
+    con.execute("DROP TABLE _twin_current").fetchall()
     n = int(con.execute("SELECT count(*) FROM _twin_candidates").fetchall()[0][0])
     con.execute("DROP TABLE _twin_candidates").fetchall()
     return n, winners
