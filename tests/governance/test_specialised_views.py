@@ -65,3 +65,14 @@ def test_folding_prunes_role_branches_and_keeps_types() -> None:
     assert "CAST(NULL AS DECIMAL(18, 2))" in out
     kept = specialise(view, {"twin_roles": ["A"]}, types)
     assert "getvariable('twin_depts')" in kept.lower()  # a variable the session did not set stays a read
+
+
+def test_only_planner_options_can_be_tuned(session: Callable[..., SecureSession]) -> None:
+    from twin.governance.errors import GovernanceError
+
+    s = session("WEALTH_ADVISOR", "Wealth")
+    s.tune("late_materialization_max_rows", 0)
+    assert s._cur.execute("SELECT current_setting('late_materialization_max_rows')").fetchall() == [(0,)]
+    for name in ("enable_external_access", "lock_configuration", "threads; DROP TABLE x"):
+        with pytest.raises(GovernanceError):
+            s.tune(name, 1)

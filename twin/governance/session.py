@@ -238,6 +238,15 @@ class SecureSession:
         self._cur.execute("; ".join(stmts)).fetchall()
         self._installed.update(todo)
 
+    # Planner settings a caller may tune per session: they change plans, never answers.
+    TUNABLE = frozenset({"late_materialization_max_rows"})
+
+    def tune(self, name: str, value: int) -> None:
+        """Set one planner option on this session's connection (before `harden`, which locks them)."""
+        if name not in self.TUNABLE:
+            raise GovernanceError(f"{name} is not a tunable session option")
+        self._cur.execute(f"SET {name} = {int(value)}").fetchall()
+
     def _set_context(self) -> None:
         # Evaluated after the identity variables, which the context SQL reads.
         if self._gov.context:

@@ -63,6 +63,15 @@ class GovernedDuckDB:
         self._gov = gov
         self.wh = Warehouse(db_path)
         self._sessions: dict[tuple[str, str | None, tuple[str, ...]], Any] = {}
+        self._threads = int(self.wh.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        # This instance serves a stream of small governed lookups, one at a time: a second worker
+        # thread only adds hand-offs, and late materialisation turns a Top-N over a small table
+        # (`… ORDER BY nav_date DESC LIMIT 30`) into a costlier semi-join back to the table.
+        # Neither changes any answer. Gold refreshes get the threads back (see refresh_gold).
+        self._tune(threads=1)
+
+    def _tune(self, *, threads: int) -> None:
+        self.wh.con.execute(f"SET threads = {int(threads)}").fetchall()
 
     def _session(self, caller: Caller) -> Any:
         scope = (caller.role, caller.department, caller.secondary_roles)
@@ -75,6 +84,7 @@ class GovernedDuckDB:
                 secondary_roles=list(caller.secondary_roles),
             )
             s = self._gov.open_session(self.wh, claims)
+            s.tune("late_materialization_max_rows", 0)  # per connection, unlike threads
             self._sessions[scope] = s
         return s
 
@@ -100,7 +110,11 @@ class GovernedDuckDB:
             from twin.warehouse.refresh import refresh_gold
         except ImportError:
             return 0.0
-        refresh_gold(self.wh)
+        self._tune(threads=self._threads)
+        try:
+            refresh_gold(self.wh)
+        finally:
+            self._tune(threads=1)
         return time.perf_counter() - t0
 
     def cache_scope(self, caller: Caller) -> CacheScope:
