@@ -115,6 +115,7 @@ def main(argv: list[str]) -> None:
             wh.con.execute("CHECKPOINT").fetchall()
             out["checkpoint_after_refreshes_s"] = time.perf_counter() - t0
             out["refresh_rebuilt"] = stats.rebuilt
+            out["refresh_keyed"] = stats.keyed
 
             ids = [r[0] for r in wh.con.execute("SELECT customer_id FROM gold.customer_360").fetchall()]
             cur = wh.con.cursor()
