@@ -110,3 +110,49 @@ def test_role_cannot_change_inside_session(session: Make) -> None:
         with pytest.raises(QueryDenied):
             s.query(sql)
     assert s.query("SELECT DISTINCT department FROM gold.customer_360").rows == [("Retail",)]
+
+
+# ---- the checker's own caches and per-thread parsers must not change a verdict ---------------------
+
+
+def _verdict(sql: str, catalog: object) -> tuple[str, str]:
+    from twin.governance.firewall import _check
+
+    try:
+        return "allowed", _check.__wrapped__(sql, catalog).sql  # type: ignore[attr-defined]
+    except QueryDenied as e:
+        return "denied", e.reason
+
+
+def test_verdicts_do_not_depend_on_what_was_checked_before(session: Make) -> None:
+    """Node and function verdicts are cached per class: a cold cache and a warm one judge alike."""
+    from twin.governance import firewall
+
+    catalog = session("WEALTH_ADMIN")._catalog
+    queries = [*BYPASSES, *SPELLINGS]
+    firewall._kinds.clear()
+    firewall._func_denied.clear()
+    cold = [_verdict(q, catalog) for q in queries]
+    warm = [_verdict(q, catalog) for q in reversed(queries)][::-1]
+    assert cold == warm
+    assert all(v == "denied" for v, _ in cold[: len(BYPASSES)])
+    assert all(v == "allowed" for v, _ in cold[len(BYPASSES) :])
+
+
+def test_checks_from_many_threads_agree_with_one_thread(session: Make) -> None:
+    """Each thread parses with its own parser: concurrent checks give exactly the sequential answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    catalog = session("RETAIL_TELLER")._catalog
+    queries = [*BYPASSES, *SPELLINGS] * 4
+    expected = [_verdict(q, catalog) for q in queries]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda q: _verdict(q, catalog), queries))
+    assert got == expected
+
+
+def test_a_comment_cannot_smuggle_code_into_the_generated_sql(session: Make) -> None:
+    """Comments survive regeneration as block comments: one holding `*/` must not end early there."""
+    s = session("RETAIL_TELLER")
+    got = s.query("SELECT count(*) AS n -- */ , getenv('HOME') AS h /*\n FROM gold.customer_360")
+    assert got.columns == ["n"]

@@ -8,6 +8,7 @@ import pytest
 
 from twin.governance.session import SecureSession
 from twin.governance.specialise import TEMP_PREFIX, specialise
+from twin.warehouse.engine import Warehouse
 
 SCOPES = [
     ("WEALTH_ADMIN", None, None),
@@ -76,3 +77,52 @@ def test_only_planner_options_can_be_tuned(session: Callable[..., SecureSession]
     for name in ("enable_external_access", "lock_configuration", "threads; DROP TABLE x"):
         with pytest.raises(GovernanceError):
             s.tune(name, 1)
+
+
+def test_anchor_keeps_exactly_the_rows_of_the_row_filter() -> None:
+    """`P OR (key IS NULL AND NULL)` is never TRUE where P is not: NULL keys and NULL values included."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES ('k1', 'A'), ('k2', 'B'), (NULL, 'A'), (NULL, 'B'), "
+        "('k3', NULL), (NULL, NULL)) v(k, d)"
+    )
+    view = "SELECT __t.k, __t.d FROM t AS __t WHERE list_contains(getvariable('twin_depts'), __t.d)"
+    types = [("k", "VARCHAR"), ("d", "VARCHAR")]
+    plain = specialise(view, {"twin_depts": ["A"]}, types)
+    anchored = specialise(view, {"twin_depts": ["A"]}, types, anchor="k")
+    assert '"k" IS NULL' in anchored
+    got = con.execute(f"{anchored} ORDER BY ALL").fetchall()
+    assert got == con.execute(f"{plain} ORDER BY ALL").fetchall() == [("k1", "A"), (None, "A")]
+
+
+def test_no_anchor_where_the_row_filter_folds_to_a_constant() -> None:
+    view = (
+        "SELECT __t.k FROM t AS __t WHERE list_contains(getvariable('twin_roles'), 'ADMIN') "
+        "OR (list_contains(getvariable('twin_roles'), 'ANALYST') AND __t.d = 'A')"
+    )
+    types = [("k", "VARCHAR")]
+    assert "WHERE" not in specialise(view, {"twin_roles": ["ADMIN"]}, types, anchor="k")
+    nobody = specialise(view, {"twin_roles": []}, types, anchor="k")
+    assert nobody.endswith("WHERE FALSE")
+
+
+def test_a_row_filtered_point_lookup_uses_the_index(fresh: Warehouse) -> None:
+    """DuckDB scans an ART index only under a single pushed-down filter: the row filter must not be one."""
+    from twin.governance.firewall import check
+    from twin.governance.session import Claims, open_session
+
+    admin = fresh.con.cursor()
+    admin.execute("CREATE UNIQUE INDEX c360_id ON gold.customer_360 (customer_id)").fetchall()
+    ids = [r[0] for r in admin.execute("SELECT customer_id FROM gold.customer_360 ORDER BY 1").fetchall()]
+    lookup = "SELECT * FROM gold.customer_360 WHERE customer_id = ?"
+    with open_session(fresh, Claims(user="t", role="RETAIL_TELLER", department="Retail")) as s:
+        s.query(lookup, [ids[0]])
+        plan = s._cur.execute("EXPLAIN ANALYZE " + check(lookup, s._catalog).sql, [ids[0]]).fetchall()[0][1]
+        assert "Index Scan" in plan
+        shared = s._gov.catalog.governed["gold.customer_360"]
+        for cid in ids:
+            got = s.query(lookup, [cid]).rows
+            assert got == s._cur.execute(f"SELECT * FROM {shared} WHERE customer_id = ?", [cid]).fetchall()
+        assert {r[5] for r in s.query("SELECT * FROM gold.customer_360").rows} == {"Retail"}

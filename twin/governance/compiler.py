@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import sqlglot
 from pydantic import BaseModel, ConfigDict, Field
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from twin.governance.errors import GovernanceError
 from twin.governance.models import (
@@ -31,6 +32,7 @@ from twin.governance.models import (
 
 GOV_SCHEMA = "governance"
 _BASE = "__t"
+_DUCKDB = Dialect.get_or_raise("duckdb")
 
 
 def view_name(table: str) -> str:
@@ -76,13 +78,26 @@ def _context(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def compile_expr(body: str, bindings: dict[str, str], hoisted: dict[str, str] | None = None) -> str:
+def compile_expr(
+    body: str,
+    bindings: dict[str, str],
+    hoisted: dict[str, str] | None = None,
+    trees: dict[str, exp.Expression] | None = None,
+) -> str:
     """A policy body in DuckDB SQL, its arguments bound to columns of the base table.
 
     With `hoisted`, subqueries that depend only on the session (the mapping-table lookups) are moved
     out into session variables computed once when a session opens: name → SQL is added to `hoisted`.
+    `trees` keeps each body's parse for the rest of one compilation: one policy masks many columns,
+    and copying a parsed tree costs a fraction of parsing it again.
     """
-    tree = sqlglot.parse_one(body, read="snowflake")
+    if trees is None:
+        trees = {}
+    parsed = trees.get(body)
+    if parsed is None:
+        parsed = trees[body] = sqlglot.parse_one(body, read="snowflake")
+    # One private copy, then every rewrite in place (transform would copy the whole tree each time).
+    tree = parsed.copy()
 
     def bind(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column) and not node.table and node.name.lower() in bindings:
@@ -91,10 +106,10 @@ def compile_expr(body: str, bindings: dict[str, str], hoisted: dict[str, str] | 
             return _context(node)
         return node
 
-    tree = tree.transform(bind).transform(_semi_join)
+    tree = tree.transform(bind, copy=False).transform(_semi_join, copy=False)
     if hoisted is not None:
-        tree = tree.transform(lambda n: _hoist(n, hoisted))
-    return tree.sql(dialect="duckdb")
+        tree = tree.transform(lambda n: _hoist(n, hoisted), copy=False)
+    return _DUCKDB.generate(tree, copy=False)
 
 
 def _hoist(node: exp.Expression, hoisted: dict[str, str]) -> exp.Expression:
@@ -234,6 +249,7 @@ def compile_duckdb(stmts: Iterable[Statement], columns: dict[str, dict[str, str]
     governed = sorted({m.table for m in masks} | set(rows))
     tables, skipped = [], []
     hoisted: dict[str, str] = {}
+    trees: dict[str, exp.Expression] = {}
     for table in governed:
         cols = columns.get(table)
         if not cols:
@@ -241,7 +257,7 @@ def compile_duckdb(stmts: Iterable[Statement], columns: dict[str, dict[str, str]
             continue
         tables.append(
             _secure_view(
-                table, cols, rows.get(table), [m for m in masks if m.table == table], policies, hoisted
+                table, cols, rows.get(table), [m for m in masks if m.table == table], policies, hoisted, trees
             )
         )
     setup.append(f"CREATE OR REPLACE TABLE {GOV_SCHEMA}.session_context (name VARCHAR, sql VARCHAR)")
@@ -258,6 +274,7 @@ def _secure_view(
     masks: list[ColumnProtection],
     policies: dict[str, MaskingPolicy | RowAccessPolicy],
     hoisted: dict[str, str],
+    trees: dict[str, exp.Expression],
 ) -> CompiledTable:
     warnings: list[str] = []
     where = "TRUE"
@@ -276,7 +293,10 @@ def _secure_view(
             where = "FALSE"
         else:
             where = compile_expr(
-                policy.body, {a.name: c for a, c in zip(policy.args, rap.columns, strict=True)}, hoisted
+                policy.body,
+                {a.name: c for a, c in zip(policy.args, rap.columns, strict=True)},
+                hoisted,
+                trees,
             )
     by_col = {m.column: m for m in masks}
     select = []
@@ -295,7 +315,7 @@ def _secure_view(
         if bad:
             raise GovernanceError(f"{table}.{col}: USING names unknown column(s) {bad}")
         expr = compile_expr(
-            policy.body, {a.name: u for a, u in zip(policy.args, using, strict=True)}, hoisted
+            policy.body, {a.name: u for a, u in zip(policy.args, using, strict=True)}, hoisted, trees
         )
         select.append(f'({expr}) AS "{col}"')
     for m in masks:

@@ -95,6 +95,7 @@ def split_statements(text: str) -> list[_Src]:
     """Split on `;` outside strings, quoted names and comments; comments are dropped."""
     out: list[_Src] = []
     buf: list[str] = []
+    blank = True  # buf holds only whitespace so far (tracked: re-joining buf per character is quadratic)
     line = 1
     start_line = 1
     i, n = 0, len(text)
@@ -125,6 +126,7 @@ def split_statements(text: str) -> list[_Src]:
             chunk = text[i : j + 1]
             line += chunk.count("\n")
             buf.append(chunk)
+            blank = False
             i = j + 1
             continue
         if ch == ";":
@@ -132,12 +134,14 @@ def split_statements(text: str) -> list[_Src]:
             if stmt:
                 out.append(_Src(stmt, start_line))
             buf = []
+            blank = True
             i += 1
             continue
         if ch == "\n":
             line += 1
-        if not "".join(buf).strip() and not ch.isspace():
+        if blank and not ch.isspace():
             start_line = line
+            blank = False
         buf.append(ch)
         i += 1
     stmt = "".join(buf).strip()

@@ -10,11 +10,12 @@ references that name a CTE in scope stay CTE references.
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
-import sqlglot
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.scope import traverse_scope
 
@@ -75,6 +76,50 @@ def _func_name(node: exp.Func) -> str:
     return node.sql_name()
 
 
+# One dialect instance for every check: resolving "duckdb" and building a Dialect per parse and per
+# generation cost about a tenth of a check. A Dialect holds no per-query state.
+_DUCKDB = Dialect.get_or_raise("duckdb")
+# A parser and a tokenizer per thread (each resets itself per call but is not safe to share between
+# threads: the API serves queries from a thread pool); building them costs another tenth of a check.
+_tools = threading.local()
+
+# What a node of a given class means to the firewall, decided once per class by the same isinstance
+# tests a per-node check would do (so subclasses are classified like their bases).
+_OK, _FORBIDDEN, _FUNC, _ANON, _TABLE, _CTE, _PLACEHOLDER = range(7)
+_kinds: dict[type, int] = {}
+# Built-in (non-Anonymous) function classes have one name each: the verdict is per class too.
+_func_denied: dict[type, bool] = {}
+
+
+def _kind(cls: type) -> int:
+    kind = _kinds.get(cls)
+    if kind is None:
+        if issubclass(cls, _FORBIDDEN_NODES):
+            kind = _FORBIDDEN
+        elif issubclass(cls, exp.Anonymous):
+            kind = _ANON
+        elif issubclass(cls, exp.Func):
+            kind = _FUNC
+        elif issubclass(cls, exp.Table):
+            kind = _TABLE
+        elif issubclass(cls, exp.CTE):
+            kind = _CTE
+        elif issubclass(cls, exp.Placeholder):
+            kind = _PLACEHOLDER
+        else:
+            kind = _OK
+        _kinds[cls] = kind
+    return kind
+
+
+def _parse(sql: str) -> list[exp.Expr | None]:
+    tools = getattr(_tools, "pair", None)
+    if tools is None:
+        tools = _tools.pair = (_DUCKDB.tokenizer(), _DUCKDB.parser())
+    tokenizer, parser = tools
+    return parser.parse(tokenizer.tokenize(sql), sql)
+
+
 def check(sql: str, catalog: Catalog) -> Checked:
     """Parse, check and rewrite one user query; raises QueryDenied naming the rule it broke."""
     return _check(sql, catalog)
@@ -83,7 +128,7 @@ def check(sql: str, catalog: Catalog) -> Checked:
 @lru_cache(maxsize=8192)
 def _check(sql: str, catalog: Catalog) -> Checked:
     try:
-        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+        trees = [t for t in _parse(sql) if t is not None]
     except (ParseError, TokenError) as e:
         raise QueryDenied(f"cannot parse the query: {str(e).splitlines()[0]}") from None
     if len(trees) != 1:
@@ -91,22 +136,41 @@ def _check(sql: str, catalog: Catalog) -> Checked:
     tree = trees[0]
     if not isinstance(tree, _ALLOWED_ROOTS):
         raise QueryDenied(f"only SELECT queries are allowed ({tree.key.upper()} is not)")
+    # One walk over every node: the deny rules, and the table references and CTEs collected on the way.
+    found: list[exp.Table] = []
+    has_cte = False
     for node in tree.walk():
-        if isinstance(node, _FORBIDDEN_NODES):
+        kind = _kinds.get(type(node))
+        if kind is None:
+            kind = _kind(type(node))
+        if kind == _OK:
+            continue
+        if kind == _FORBIDDEN:
             raise QueryDenied(f"{node.key.upper()} is not allowed in a query")
-        if isinstance(node, exp.Func) and _FORBIDDEN_FUNCS.match(_func_name(node)):
-            raise QueryDenied(f"function {_func_name(node)}() is not allowed")
-        if isinstance(node, exp.Placeholder) and node.this and not str(node.this).isdigit():
+        if kind == _ANON:
+            if _FORBIDDEN_FUNCS.match(str(node.name)):
+                raise QueryDenied(f"function {node.name}() is not allowed")
+        elif kind == _FUNC:
+            denied = _func_denied.get(type(node))
+            if denied is None:
+                denied = _func_denied[type(node)] = bool(_FORBIDDEN_FUNCS.match(_func_name(node)))
+            if denied:
+                raise QueryDenied(f"function {_func_name(node)}() is not allowed")
+        elif kind == _TABLE:
+            found.append(node)
+        elif kind == _CTE:
+            has_cte = True
+        elif kind == _PLACEHOLDER and node.this and not str(node.this).isdigit():
             raise QueryDenied("named parameters are not supported")
     tables: list[str] = []
     history = False
     cte_refs: set[int] = set()
     # Scope analysis only matters when there are CTEs to shadow a name; most queries have none.
-    for scope in traverse_scope(tree) if tree.find(exp.CTE) else ():
+    for scope in traverse_scope(tree) if has_cte else ():
         for t in scope.tables:
             if not t.args.get("db") and not t.args.get("catalog") and t.name in scope.cte_sources:
                 cte_refs.add(id(t))
-    for t in list(tree.find_all(exp.Table)):
+    for t in found:
         if id(t) in cte_refs:
             continue
         if not isinstance(t.this, exp.Identifier):
@@ -126,14 +190,17 @@ def _check(sql: str, catalog: Catalog) -> Checked:
             new = exp.Table(
                 this=exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True)
             )
+        # The old node is dropped from the tree: its alias can move rather than be copied.
         alias = t.args.get("alias") or exp.TableAlias(this=exp.to_identifier(t.name, quoted=True))
-        new.set("alias", alias.copy())
+        new.set("alias", alias)
         for k in ("joins", "laterals", "pivots", "sample", "hints"):
             if t.args.get(k):
                 new.set(k, t.args[k])
         t.replace(new)
         tables.append(resolved)
-    return Checked(sql=tree.sql(dialect="duckdb"), tables=sorted(set(tables)), query_history=history)
+    # The tree was parsed for this call alone: generating from it in place spares a deep copy of it.
+    sql_out = _DUCKDB.generate(tree, copy=False)
+    return Checked(sql=sql_out, tables=sorted(set(tables)), query_history=history)
 
 
 def _resolve(t: exp.Table, catalog: Catalog) -> str:

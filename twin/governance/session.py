@@ -79,6 +79,8 @@ class _Governance(BaseModel):
     context: dict[str, str] = Field(default_factory=dict)
     # Secure view (`governance.x`) → its SELECT and its (column, type) pairs, for specialising.
     views: dict[str, tuple[str, list[tuple[str, str]]]] = Field(default_factory=dict)
+    # Secure view → the single indexed column of its base table, if any (anchors the row filter).
+    keys: dict[str, str] = Field(default_factory=dict)
 
 
 _cache_lock = threading.Lock()
@@ -135,11 +137,14 @@ def _governance(
         # Applied by an older twin: rebuild the views, which also writes the session context.
         recompile(root)
         context = dict(cur.execute(f"SELECT name, sql FROM {GOV_SCHEMA}.session_context").fetchall())
+    governed = governed_views(cur)
+    indexed = _indexed_columns(cur)
     gov = _Governance(
-        catalog=Catalog(database=database, published=published, governed=governed_views(cur)),
+        catalog=Catalog(database=database, published=published, governed=governed),
         roles=RoleGraph.from_statements(stmts),
         context=context,
         views=_view_definitions(cur),
+        keys={view: indexed[table] for table, view in governed.items() if table in indexed},
     )
     with _cache_lock:
         _cache[key] = (root, gov)
@@ -161,6 +166,23 @@ def _view_definitions(cur: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, li
     for table, column, typ in cols:
         types.setdefault(table, []).append((column, typ))
     return {f"{GOV_SCHEMA}.{v}": (sql, types.get(v, [])) for v, sql in sqls}
+
+
+_INDEX_COLUMN = re.compile(r'^\[\s*"?([A-Za-z_][A-Za-z0-9_]*)"?\s*\]$')
+
+
+def _indexed_columns(cur: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """`schema.table` → the column of a single-column index on it (the first, if there are several)."""
+    rows = cur.execute(
+        """SELECT schema_name, table_name, expressions FROM duckdb_indexes()
+           WHERE database_name = current_database() ORDER BY index_name"""
+    ).fetchall()
+    out: dict[str, str] = {}
+    for schema, table, expressions in rows:
+        m = _INDEX_COLUMN.match(str(expressions or ""))
+        if m:
+            out.setdefault(f"{schema}.{table}".lower(), m.group(1))
+    return out
 
 
 # (root, generation, view, session context) → the specialised SELECT: computed once per role scope.
@@ -228,7 +250,7 @@ class SecureSession:
             if body is None:
                 sql, types = self._gov.views[view]
                 try:
-                    body = specialise(sql, context, types)
+                    body = specialise(sql, context, types, anchor=self._gov.keys.get(view))
                 except Exception:  # an unfoldable view falls back to the shared one, same answers
                     schema, name = view.split(".")
                     body = f'SELECT * FROM "{schema}"."{name}"'

@@ -9,6 +9,12 @@ CASE branches. Every projected column keeps its original type (a pruned `CASE â€
 otherwise turn into an untyped NULL). The result is installed as a TEMP view, private to the
 session's connection and unreachable from user SQL (the firewall resolves names against the
 published catalog only).
+
+A row filter that survives folding is anchored to the base table's indexed key column (`anchor`):
+DuckDB 2.0 scans an ART index only when the table scan carries exactly one pushed-down filter, and a
+row filter on one column is pushed down beside the user's `key = ?`, so every governed point lookup
+became a full scan. `P OR (key IS NULL AND NULL)` keeps exactly the rows `P` keeps (the added branch is
+FALSE or NULL, never TRUE), but it reads two columns, so DuckDB evaluates it above the scan instead.
 """
 
 from __future__ import annotations
@@ -44,8 +50,13 @@ def _literal(v: Any) -> exp.Expression | None:
     return None  # any other type stays a getvariable read
 
 
-def specialise(view_sql: str, context: dict[str, Any], types: list[tuple[str, str]]) -> str:
-    """The view's SELECT with the session's variables folded in; `types` are its (column, type) pairs."""
+def specialise(
+    view_sql: str, context: dict[str, Any], types: list[tuple[str, str]], anchor: str | None = None
+) -> str:
+    """The view's SELECT with the session's variables folded in; `types` are its (column, type) pairs.
+
+    `anchor` names the base table's indexed column, if it has one: see the module docstring.
+    """
     tree = sqlglot.parse_one(view_sql, read="duckdb")
     if isinstance(tree, exp.Create):
         tree = tree.expression
@@ -79,4 +90,10 @@ def specialise(view_sql: str, context: dict[str, Any], types: list[tuple[str, st
             cast = exp.Cast(this=inner, to=exp.DataType.build(typ, dialect="duckdb"))
             projections.append(exp.alias_(cast, column, quoted=True))
     folded.set("expressions", projections)
+    where = folded.args.get("where")
+    if anchor is not None and where is not None and not isinstance(where.this, exp.Boolean):
+        source = folded.args["from_"].this
+        key = exp.column(anchor, table=source.alias_or_name, quoted=True)
+        never = exp.paren(exp.and_(key.is_(exp.null()), exp.null()))
+        where.set("this", exp.or_(exp.paren(where.this), never))
     return folded.sql(dialect="duckdb")
