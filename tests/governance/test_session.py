@@ -55,3 +55,24 @@ def test_sessions_keep_separate_identities_on_one_instance(fresh: Warehouse) -> 
         assert advisor.query(q).rows == [("Wealth",)]
     teller.close()
     advisor.close()
+
+
+def test_context_functions_in_user_sql_answer_with_the_session_identity(fresh: Warehouse) -> None:
+    # As in Snowflake: a user's own CURRENT_ROLE() is the session role, not the engine's, and the
+    # answer is per session even though the firewall's verdict for the text is shared and cached.
+    q = (
+        "SELECT current_role(), current_user(), invoker_role(), is_role_in_session('WEALTH_ADVISOR'), "
+        "is_role_in_session('RETAIL_TELLER')"
+    )
+    admin = open_session(fresh, Claims(user="alice", role="WEALTH_ADMIN"))
+    teller = open_session(fresh, Claims(user="bob", role="RETAIL_TELLER"))
+    for _ in range(2):
+        assert admin.query(q).rows == [("WEALTH_ADMIN", "alice", "WEALTH_ADMIN", True, False)]
+        assert teller.query(q).rows == [("RETAIL_TELLER", "bob", "RETAIL_TELLER", False, True)]
+    # A predicate on the identity cannot widen what the row policy already decided.
+    rows = teller.query("SELECT count(*) FROM gold.customer_360 WHERE is_role_in_session('WEALTH_ADMIN')")
+    assert rows.rows == [(0,)]
+    with pytest.raises(QueryDenied):
+        teller.query("SELECT getvariable('twin_role')")
+    admin.close()
+    teller.close()

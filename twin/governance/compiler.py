@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
+from twin.governance.context import context_name, rewrite_context
 from twin.governance.errors import GovernanceError
 from twin.governance.models import (
     AddRowAccessPolicy,
@@ -59,23 +60,13 @@ def type_family(t: str) -> str:
 
 
 def _context(node: exp.Expression) -> exp.Expression:
-    """Snowflake context functions → reads of the session's connection variables."""
-    name = node.name.upper() if isinstance(node, exp.Anonymous) else type(node).__name__
-    if name in ("CurrentRole", "INVOKER_ROLE", "CURRENT_ROLE"):
-        return exp.func("getvariable", exp.Literal.string("twin_role"))
-    if name in ("CurrentUser", "CURRENT_USER"):
-        return exp.func("getvariable", exp.Literal.string("twin_user"))
-    if name == "IS_ROLE_IN_SESSION":
-        (arg,) = node.expressions
-        return exp.func(
-            "list_contains", exp.func("getvariable", exp.Literal.string("twin_roles")), arg.copy()
-        )
-    if name == "GETVARIABLE":
+    """Snowflake context functions and session variables → reads of the connection's variables."""
+    if context_name(node) == "GETVARIABLE":
         (arg,) = node.expressions
         if not isinstance(arg, exp.Literal) or not arg.is_string:
             raise GovernanceError("GETVARIABLE takes a literal variable name")
         return exp.func("getvariable", exp.Literal.string("twin_" + arg.this.lower()))
-    return node
+    return rewrite_context(node)
 
 
 def compile_expr(

@@ -19,6 +19,8 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.scope import traverse_scope
 
+from twin.governance.context import NAMES as CONTEXT_FUNCTIONS
+from twin.governance.context import context_name, rewrite_context
 from twin.governance.errors import QueryDenied
 
 QUERY_HISTORY = "account_usage.query_history"
@@ -138,6 +140,7 @@ def _check(sql: str, catalog: Catalog) -> Checked:
         raise QueryDenied(f"only SELECT queries are allowed ({tree.key.upper()} is not)")
     # One walk over every node: the deny rules, and the table references and CTEs collected on the way.
     found: list[exp.Table] = []
+    identity: list[exp.Expression] = []
     has_cte = False
     for node in tree.walk():
         kind = _kinds.get(type(node))
@@ -150,7 +153,11 @@ def _check(sql: str, catalog: Catalog) -> Checked:
         if kind == _ANON:
             if _FORBIDDEN_FUNCS.match(str(node.name)):
                 raise QueryDenied(f"function {node.name}() is not allowed")
+            if context_name(node) in CONTEXT_FUNCTIONS:
+                identity.append(node)
         elif kind == _FUNC:
+            if context_name(node) in CONTEXT_FUNCTIONS:
+                identity.append(node)
             denied = _func_denied.get(type(node))
             if denied is None:
                 denied = _func_denied[type(node)] = bool(_FORBIDDEN_FUNCS.match(_func_name(node)))
@@ -198,6 +205,10 @@ def _check(sql: str, catalog: Catalog) -> Checked:
                 new.set(k, t.args[k])
         t.replace(new)
         tables.append(resolved)
+    # CURRENT_ROLE() and friends answer with the session's identity, as in Snowflake, not DuckDB's
+    # own role; the rewrite is the same for every session, so the cached verdict stays shared.
+    for node in identity:
+        node.replace(rewrite_context(node))
     # The tree was parsed for this call alone: generating from it in place spares a deep copy of it.
     sql_out = _DUCKDB.generate(tree, copy=False)
     return Checked(sql=sql_out, tables=sorted(set(tables)), query_history=history)
