@@ -73,3 +73,17 @@ def test_fixture_folders_whose_path_looks_like_a_pattern_still_load(tiny, tmp_pa
     plain, patterned = Warehouse(), Warehouse()
     assert load_fixtures(patterned, odd) == load_fixtures(plain, tiny.fixtures_dir)
     assert _bronze(patterned, "trades_raw") == _bronze(plain, "trades_raw")
+
+
+def test_a_file_load_of_several_row_groups_is_visible_at_once(tmp_path: Path) -> None:
+    # More rows than one DuckDB row group (122,880), on a database file: the case where creating the
+    # table empty and inserting in the same transaction hid the rows from later scans (the watermarks
+    # the build records read them straight after the load).
+    n = 130_000
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"k": pa.array(range(n), pa.int64())}), path)
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        assert wh.append_bronze_files([("big", path, "s")]) == {"big": n}
+        assert wh.con.execute(
+            "SELECT count(k), max(_offset), count(_ingested_at) FROM bronze.big"
+        ).fetchall() == [(n, n - 1, n)]
