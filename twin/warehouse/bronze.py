@@ -26,6 +26,8 @@ BRONZE_TABLES: dict[str, str] = {
 
 SOURCES: dict[str, str] = {"positions": "aladdin", "crm_signals": "salesforce"}
 
+_GLOB_CHARS = "*?["
+
 
 def read_fixture(path: Path) -> pa.Table:
     """Read one fixture Parquet file; a missing or unreadable file is named in the error."""
@@ -47,17 +49,25 @@ def load_fixtures(
 ) -> dict[str, int]:
     """Append every fixture file to its bronze table; returns new rows per bronze table.
 
-    All files are read (and so validated) before anything is written, so a corrupt file leaves bronze
-    untouched.
+    All files or none: a missing file is refused before anything is written, and a corrupt one rolls the
+    whole load back, so bronze is left untouched.
     """
     fixtures_dir = Path(fixtures_dir)
     if not fixtures_dir.is_dir():
         raise WarehouseError(f"fixtures folder not found: {fixtures_dir}")
-    tables = {entity: read_fixture(fixtures_dir / f"{entity}.parquet") for entity in BRONZE_TABLES}
-    loaded: dict[str, int] = {}
-    for entity, data in tables.items():
-        table = BRONZE_TABLES[entity]
-        if progress:
-            progress(f"bronze.{table}")
-        loaded[table] = wh.append_bronze(table, data, source=SOURCES.get(entity, "fixtures"))
-    return loaded
+    paths = {entity: fixtures_dir / f"{entity}.parquet" for entity in BRONZE_TABLES}
+    for path in paths.values():
+        if not path.is_file():
+            raise WarehouseError(f"fixture file missing: {path}")
+    if any(ch in str(fixtures_dir) for ch in _GLOB_CHARS):
+        # DuckDB's reader would take the path for a pattern: read the files through Arrow instead.
+        tables = {entity: read_fixture(path) for entity, path in paths.items()}
+        loaded: dict[str, int] = {}
+        for entity, data in tables.items():
+            table = BRONZE_TABLES[entity]
+            if progress:
+                progress(f"bronze.{table}")
+            loaded[table] = wh.append_bronze(table, data, source=SOURCES.get(entity, "fixtures"))
+        return loaded
+    files = [(BRONZE_TABLES[e], path, SOURCES.get(e, "fixtures")) for e, path in paths.items()]
+    return wh.append_bronze_files(files, progress=progress)

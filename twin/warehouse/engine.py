@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -163,6 +164,63 @@ class Warehouse:
                 return int(inserted[0][0])
             finally:
                 self.con.unregister("_bronze_batch")
+
+    def append_bronze_files(
+        self,
+        files: list[tuple[str, Path, str]],
+        *,
+        progress: Callable[[str], None] | None = None,
+    ) -> dict[str, int]:
+        """Append Parquet files to bronze as file loads, all or none; returns new rows per table.
+
+        `files` holds (table, path, source). Each file gets what `append_bronze` gives a batch without
+        offsets (partition 0, offsets continuing its topic's sequence, one ingestion time), but DuckDB
+        reads the file itself: no Arrow copy of every file in Python first, and the read and the write
+        run in one parallel pipeline (a scale-1 load takes about a fifth less CPU). One transaction covers
+        every file, so a corrupt one leaves bronze as it was.
+        """
+        loaded: dict[str, int] = {}
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION").fetchall()
+            try:
+                for table, path, source in files:
+                    if progress:
+                        progress(f"bronze.{table}")
+                    loaded[table] = loaded.get(table, 0) + self._append_parquet(table, path, source)
+                self.con.execute("COMMIT").fetchall()
+            except BaseException:
+                self.con.execute("ROLLBACK").fetchall()
+                raise
+        return loaded
+
+    def _append_parquet(self, table: str, path: Path, source: str) -> int:
+        table = _ident(table)
+        topic = f"file:{source}"
+        exists = table in self.tables("bronze")
+        start = 0
+        if exists:
+            rows = self.con.execute(
+                f"SELECT coalesce(max(_offset) + 1, 0) FROM bronze.{table} WHERE _topic = ?", [topic]
+            ).fetchall()
+            start = int(rows[0][0])
+        now = datetime.now(UTC).replace(tzinfo=None)
+        # file_row_number is the row's position in the file: the offset the Arrow path assigns.
+        select = (
+            "SELECT * EXCLUDE (file_row_number), ?::VARCHAR AS _source, ?::VARCHAR AS _topic, "
+            "0::INTEGER AS _partition, (? + file_row_number)::BIGINT AS _offset, "
+            "?::TIMESTAMP AS _ingested_at FROM read_parquet(?, file_row_number = true)"
+        )
+        params = [source, topic, start, now, str(path)]
+        try:
+            # A new table is created with its rows in one CREATE TABLE AS. DuckDB 2.0.0 loses sight of
+            # the rows of `CREATE TABLE ... AS ... LIMIT 0` followed by an INSERT of more than one row
+            # group in the same transaction: scans on this database return none of them until the next
+            # checkpoint (tests/warehouse/test_engine.py guards it).
+            verb = f"INSERT INTO bronze.{table} BY NAME" if exists else f"CREATE TABLE bronze.{table} AS"
+            inserted = self.con.execute(f"{verb} {select}", params).fetchall()
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+            raise WarehouseError(f"corrupt fixture file {path}: {exc}") from exc
+        return int(inserted[0][0])
 
     def update_bronze(self, table: str, *args: object, **kwargs: object) -> None:
         raise BronzeIsAppendOnly(
