@@ -15,6 +15,12 @@ project, and does only the work new bronze rows call for:
 
 The whole refresh is one transaction: readers see the old gold or the new gold, never a mix. It assumes
 bronze is appended through one `Warehouse` (whose lock orders the ingestion timestamps it compares).
+
+`refresh_silver` is the streaming path's short-cadence step: it merges new bronze rows into silver's
+event feeds (the merge models read straight from bronze) and nothing downstream, so a streamed row is
+visible in silver within seconds without recomputing gold each time. It keeps its own watermarks; the
+next `refresh_gold` merges only what silver has not seen and hands the models downstream the silver rows
+merged since the gold watermark, so gold ends up as if every merge had happened there.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from twin.warehouse.catalog import META_SCHEMA, ModelSpec, recorded_models
 from twin.warehouse.engine import Warehouse, WarehouseError
 
 _DELTA = "_twin_bronze_delta"
+_SILVER_MARKS = "_twin_silver_watermarks"
+_SILVER_DELTA = "_twin_silver_delta_"
 
 
 class RefreshStats(BaseModel):
@@ -51,6 +59,20 @@ def _watermarks(wh: Warehouse) -> dict[str, datetime | None]:
         f"SELECT bronze_table, ingested_through FROM {META_SCHEMA}._twin_watermarks"
     ).fetchall()
     return {r[0]: r[1] for r in rows}
+
+
+def _silver_watermarks(wh: Warehouse) -> dict[str, datetime]:
+    if _SILVER_MARKS not in wh.tables(META_SCHEMA):
+        return {}
+    rows = wh.con.execute(
+        f"SELECT bronze_table, merged_through FROM {META_SCHEMA}.{_SILVER_MARKS}"
+    ).fetchall()
+    return {r[0]: r[1] for r in rows if r[1] is not None}
+
+
+def _ahead(silver: datetime | None, gold: datetime | None) -> bool:
+    """Whether refresh_silver has merged bronze rows past the gold watermark."""
+    return silver is not None and (gold is None or silver > gold)
 
 
 def _new_rows(wh: Warehouse, table: str, since: datetime | None) -> tuple[int, datetime | None]:
@@ -136,12 +158,81 @@ def _keyed(wh: Warehouse, spec: ModelSpec, deltas: dict[str, str]) -> int:
     return n
 
 
+def _catch_up(
+    wh: Warehouse, spec: ModelSpec, gold: datetime | None, silver: datetime, high: datetime
+) -> tuple[int, str]:
+    """A bronze-fed merge model whose rows up to `silver` refresh_silver already merged: merge the rest,
+    and return as its delta the model's rows ingested after the gold watermark. Those are exactly the
+    versions that became current since gold last looked (a merge only replaces a key's row by a newer
+    one), which is all a downstream merge or keyed model needs."""
+    table = spec.source_table or ""
+    n = 0
+    if high > silver:
+        n, winners = _merge(wh, spec, f'"bronze"."{table}"', _bronze_delta(wh, table, silver, high))
+        wh.con.execute(f"DROP TABLE {winners}").fetchall()
+    delta = _SILVER_DELTA + spec.relation.replace(".", "_")
+    where, params = ("WHERE _ingested_at > ?", [gold]) if gold is not None else ("", [])
+    wh.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {delta} AS SELECT * FROM {spec.relation} {where}", params
+    ).fetchall()
+    return n, delta
+
+
+def refresh_silver(wh: Warehouse) -> RefreshStats:
+    """Merge bronze rows appended since the last refresh into silver's event feeds, and nothing else.
+
+    One transaction, like `refresh_gold`; cheap enough to run every second while streaming."""
+    started = time.perf_counter()
+    new: dict[str, int] = {}
+    merged: dict[str, int] = {}
+    with wh._lock:  # the connection is shared with the ingesters' appends
+        feeds = [s for s in recorded_models(wh) if s.refresh == "merge" and s.source_table]
+        marks = _watermarks(wh)
+        silver_marks = _silver_watermarks(wh)
+        present = set(wh.tables("bronze"))
+        todo: list[tuple[ModelSpec, str, datetime | None, datetime]] = []
+        for spec in feeds:
+            table = spec.source_table or ""
+            if table not in present:
+                continue
+            since = (
+                silver_marks[table] if _ahead(silver_marks.get(table), marks.get(table)) else marks.get(table)
+            )
+            n, high = _new_rows(wh, table, since)
+            if n and high is not None:
+                new[table] = n
+                todo.append((spec, table, since, high))
+        if todo:
+            con = wh.con
+            con.execute("BEGIN TRANSACTION").fetchall()
+            try:
+                con.execute(
+                    f"CREATE TABLE IF NOT EXISTS {META_SCHEMA}.{_SILVER_MARKS} "
+                    "(bronze_table VARCHAR PRIMARY KEY, merged_through TIMESTAMP)"
+                ).fetchall()
+                for spec, table, since, high in todo:
+                    delta = _bronze_delta(wh, table, since, high)
+                    merged[spec.relation], winners = _merge(wh, spec, f'"bronze"."{table}"', delta)
+                    con.execute(f"DROP TABLE {winners}").fetchall()
+                con.execute(f"DROP TABLE IF EXISTS {_DELTA}").fetchall()
+                con.executemany(
+                    f"INSERT OR REPLACE INTO {META_SCHEMA}.{_SILVER_MARKS} VALUES (?, ?)",
+                    [[table, high] for _, table, _, high in todo],
+                )
+                con.execute("COMMIT").fetchall()
+            except BaseException:
+                con.execute("ROLLBACK").fetchall()
+                raise
+    return RefreshStats(new_bronze_rows=new, merged=merged, rebuilt=[], seconds=time.perf_counter() - started)
+
+
 def refresh_gold(wh: Warehouse) -> RefreshStats:
     """Bring silver and gold up to date with bronze rows appended since the last build or refresh."""
     started = time.perf_counter()
     specs = recorded_models(wh)
     with wh._lock:
         marks = _watermarks(wh)
+        silver_marks = _silver_watermarks(wh)
         new: dict[str, int] = {}
         highs: dict[str, datetime] = {}
         for table in wh.tables("bronze"):
@@ -163,7 +254,19 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
                     dirty.add(spec.relation)
                     if spec.materialized == "view":
                         continue
-                    if spec.refresh == "merge" and spec.source_table:
+                    if (
+                        spec.refresh == "merge"
+                        and spec.source_table
+                        and _ahead(silver_marks.get(spec.source_table), marks.get(spec.source_table))
+                    ):
+                        merged[spec.relation], deltas[spec.relation] = _catch_up(
+                            wh,
+                            spec,
+                            marks.get(spec.source_table),
+                            silver_marks[spec.source_table],
+                            highs[spec.source_table],
+                        )
+                    elif spec.refresh == "merge" and spec.source_table:
                         table = spec.source_table
                         delta = _bronze_delta(wh, table, marks.get(table), highs[table])
                         merged[spec.relation], deltas[spec.relation] = _merge(
