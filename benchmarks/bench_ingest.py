@@ -183,8 +183,10 @@ def freshness(
         daemon=True,
     )
     refresher.start()
-    deadline = time.monotonic() + 60
-    while not all(i._consumer.assignment() for i in ingesters) and time.monotonic() < deadline:
+    # Read from the stats the ingester threads keep: calling the consumers' assignment() from this thread
+    # while those threads sit in consume stalled it for minutes.
+    deadline = time.monotonic() + 120
+    while not all(i.stats.assigned for i in ingesters) and time.monotonic() < deadline:
         time.sleep(0.2)
     _say(
         f"freshness: ingesters assigned; producing {sum(SOURCES[s].rate for s in FRESH_SOURCES):,.0f}/s for {duration_s:.0f} s"
@@ -207,8 +209,10 @@ def freshness(
         )
         for n, s in enumerate(FRESH_SOURCES)
     ]
-    # The workers build their templates first (a few seconds): the warm-up starts once they send.
-    while sum(i.stats.consumed for i in ingesters) == 0 and any(p.poll() is None for p in procs):
+    # The warm-up starts once every ingester has consumed something (the workers build their templates
+    # first, a few seconds).
+    deadline = time.monotonic() + 60
+    while not all(i.stats.consumed for i in ingesters) and time.monotonic() < deadline:
         time.sleep(0.05)
     warm[0] = time.time() + WARMUP_S
     me = psutil.Process()
