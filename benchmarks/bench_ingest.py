@@ -57,6 +57,7 @@ TARGET_RSS_MIB = 1024
 FRESH_SOURCES = ("aladdin", "trades", "balances", "crm")
 WARMUP_S = 5.0
 TEMPLATES = 20_000
+FRESH_CONFIG = IngestConfig(batch_max_records=20_000, batch_max_ms=200, poll_timeout_s=0.05)
 _ID_MARK = "0" * 32
 _TIME_MARK = datetime(2000, 1, 1, 0, 0, 0, 123456, UTC)  # non-zero microseconds: a fixed-width string
 
@@ -157,7 +158,7 @@ def _silver_refresher(
 def freshness(
     broker: KafkaBroker, bootstrap: str, wh: Warehouse, duration_s: float, silver_interval_s: float
 ) -> dict[str, Any]:
-    config = IngestConfig(batch_max_records=20_000, batch_max_ms=200, poll_timeout_s=0.05)
+    config = FRESH_CONFIG
     lags: list[np.ndarray] = []
     silver_lags: list[np.ndarray] = []
     warm = [time.time() + 3600]  # no sample before the producers start (set below)
