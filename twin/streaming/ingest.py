@@ -85,6 +85,7 @@ class IngestStats:
     lag_s: float = 0.0
     last_error: str | None = None
     slow_batches: int = 0
+    assigned: int = 0  # partitions the group gave this consumer, as of its last poll
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -175,6 +176,7 @@ class Ingester:
     def _apply_backpressure(self) -> None:
         healthy = self._healthy()
         assigned = self._consumer.assignment()
+        self.stats.assigned = len(assigned)
         if not healthy:
             # Re-pause every time: a rebalance may have handed us partitions that are not paused yet.
             self._consumer.pause(assigned)

@@ -50,6 +50,10 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     # Bigger fetches amortise per-request overhead at 100k+ events/s.
     "fetch.max.bytes": 64 * 1024 * 1024,
     "queued.max.messages.kbytes": 64 * 1024,
+    # Snowpipe-like latency: a caught-up consumer's fetch comes back after at most 50 ms (default 500).
+    # Measured at 12,600 events/s: produce → bronze p50 0.46 s vs 0.90 s. A busy consumer's fetches
+    # return full long before either wait.
+    "fetch.wait.max.ms": 50,
 }
 
 

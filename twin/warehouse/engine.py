@@ -126,44 +126,48 @@ class Warehouse:
             now = datetime.now(UTC).replace(tzinfo=None)
             partitions = partitions.cast(pa.int32())
             offsets = offsets.cast(pa.int64())
-            batch = (
-                data.append_column("_source", pa.repeat(pa.scalar(source, pa.string()), n))
-                .append_column("_topic", pa.repeat(pa.scalar(topic, pa.string()), n))
-                .append_column("_partition", partitions)
-                .append_column("_offset", offsets)
-                .append_column("_ingested_at", pa.repeat(pa.scalar(now, pa.timestamp("us")), n))
+            self.con.register(
+                "_bronze_rows",
+                data.append_column("_partition", partitions).append_column("_offset", offsets),
             )
-            self.con.register("_bronze_batch", batch)
+            # The per-batch constants are SQL parameters, not Arrow columns of n copies: DuckDB keeps them
+            # as constant vectors instead of converting n strings per column on every append.
+            batch = (
+                "(SELECT * EXCLUDE (_partition, _offset), $source::VARCHAR AS _source, "
+                "$topic::VARCHAR AS _topic, _partition, _offset, $now::TIMESTAMP AS _ingested_at "
+                "FROM _bronze_rows)"
+            )
+            params = {"source": source, "topic": topic, "now": now}
             try:
                 if not exists:
                     self.con.execute(
-                        f"CREATE TABLE bronze.{table} AS SELECT * FROM _bronze_batch LIMIT 0"
+                        f"CREATE TABLE bronze.{table} AS SELECT * FROM {batch} LIMIT 0", params
                     ).fetchall()
                 # Only rows in the batch's per-partition offset ranges can collide. Checking those ranges
                 # first (integer literals let DuckDB's zone maps skip older row groups) keeps the usual
                 # case, a fresh batch, a plain append: O(batch), not an anti-join over the whole table.
-                seen = f"_topic = ? AND ({_offset_ranges(partitions, offsets)})"
+                seen = f"_topic = $topic AND ({_offset_ranges(partitions, offsets)})"
                 overlap = self.con.execute(
-                    f"SELECT count(*) FROM bronze.{table} WHERE {seen}", [topic]
+                    f"SELECT count(*) FROM bronze.{table} WHERE {seen}", {"topic": topic}
                 ).fetchall()[0][0]
                 # INSERT returns how many rows it wrote: no count(*) before and after.
                 if not overlap:
                     inserted = self.con.execute(
-                        f"INSERT INTO bronze.{table} BY NAME SELECT * FROM _bronze_batch"
+                        f"INSERT INTO bronze.{table} BY NAME SELECT * FROM {batch}", params
                     ).fetchall()
                 else:
                     inserted = self.con.execute(
                         f"""INSERT INTO bronze.{table} BY NAME
-                            SELECT b.* FROM _bronze_batch b
+                            SELECT b.* FROM {batch} b
                             ANTI JOIN (SELECT _topic, _partition, _offset FROM bronze.{table}
                                        WHERE {seen}) seen
                             ON b._topic = seen._topic AND b._partition = seen._partition
                                AND b._offset = seen._offset""",
-                        [topic],
+                        params,
                     ).fetchall()
                 return int(inserted[0][0])
             finally:
-                self.con.unregister("_bronze_batch")
+                self.con.unregister("_bronze_rows")
 
     def append_bronze_files(
         self,

@@ -15,19 +15,39 @@ project, and does only the work new bronze rows call for:
 
 The whole refresh is one transaction: readers see the old gold or the new gold, never a mix. It assumes
 bronze is appended through one `Warehouse` (whose lock orders the ingestion timestamps it compares).
+
+`refresh_silver` is the streaming path's short-cadence step: it merges new bronze rows into silver's
+event feeds (the merge models read straight from bronze) and nothing downstream, so a streamed row is
+visible in silver within seconds without recomputing gold each time. It keeps its own watermarks; the
+next `refresh_gold` merges only what silver has not seen and hands the models downstream the silver rows
+merged since the gold watermark, so gold ends up as if every merge had happened there.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import Protocol
 
+import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from twin.warehouse.catalog import META_SCHEMA, ModelSpec, recorded_models
 from twin.warehouse.engine import Warehouse, WarehouseError
 
 _DELTA = "_twin_bronze_delta"
+
+
+class _Db(Protocol):
+    """What the merge helpers use of a `Warehouse`; refresh_silver passes its own connection."""
+
+    con: duckdb.DuckDBPyConnection
+
+    def tables(self, schema: str) -> list[str]: ...
+
+
+_SILVER_MARKS = "_twin_silver_watermarks"
+_SILVER_DELTA = "_twin_silver_delta_"
 
 
 class RefreshStats(BaseModel):
@@ -46,14 +66,43 @@ class RefreshStats(BaseModel):
         return bool(self.new_bronze_rows)
 
 
-def _watermarks(wh: Warehouse) -> dict[str, datetime | None]:
+def _watermarks(wh: _Db) -> dict[str, datetime | None]:
     rows = wh.con.execute(
         f"SELECT bronze_table, ingested_through FROM {META_SCHEMA}._twin_watermarks"
     ).fetchall()
     return {r[0]: r[1] for r in rows}
 
 
-def _new_rows(wh: Warehouse, table: str, since: datetime | None) -> tuple[int, datetime | None]:
+def _silver_watermarks(wh: _Db) -> dict[str, datetime]:
+    if _SILVER_MARKS not in wh.tables(META_SCHEMA):
+        return {}
+    rows = wh.con.execute(
+        f"SELECT bronze_table, merged_through FROM {META_SCHEMA}.{_SILVER_MARKS}"
+    ).fetchall()
+    return {r[0]: r[1] for r in rows if r[1] is not None}
+
+
+def _ahead(silver: datetime | None, gold: datetime | None) -> bool:
+    """Whether refresh_silver has merged bronze rows past the gold watermark."""
+    return silver is not None and (gold is None or silver > gold)
+
+
+def merged_through(wh: Warehouse) -> dict[str, datetime | None]:
+    """Per bronze table, the ingestion time through which its rows have been merged into silver (by
+    either refresh): a streaming reader's "visible in silver" line."""
+    db = _Session(wh)
+    try:
+        marks = _watermarks(db)
+        silver = _silver_watermarks(db)
+    finally:
+        db.con.close()
+    return {
+        t: silver[t] if _ahead(silver.get(t), marks.get(t)) else marks.get(t)
+        for t in marks.keys() | silver.keys()
+    }
+
+
+def _new_rows(wh: _Db, table: str, since: datetime | None) -> tuple[int, datetime | None]:
     where, params = ("WHERE _ingested_at > ?", [since]) if since is not None else ("", [])
     n, high = wh.con.execute(
         f"SELECT count(*), max(_ingested_at) FROM bronze.{table} {where}", params
@@ -61,7 +110,7 @@ def _new_rows(wh: Warehouse, table: str, since: datetime | None) -> tuple[int, d
     return int(n), high
 
 
-def _merge(wh: Warehouse, spec: ModelSpec, source: str, delta: str) -> tuple[int, str]:
+def _merge(wh: _Db, spec: ModelSpec, source: str, delta: str) -> tuple[int, str]:
     """Run `spec`'s SQL with `source` (a quoted relation it reads) replaced by the `delta` rows, and merge
     the result into the model by natural key and version order. Returns the candidate count and the
     temp table of winning rows for the affected keys (the delta a downstream merge model reads)."""
@@ -98,7 +147,7 @@ def _merge(wh: Warehouse, spec: ModelSpec, source: str, delta: str) -> tuple[int
     return n, winners
 
 
-def _bronze_delta(wh: Warehouse, table: str, since: datetime | None, through: datetime) -> str:
+def _bronze_delta(wh: _Db, table: str, since: datetime | None, through: datetime) -> str:
     bounds = "_ingested_at <= ?" + (" AND _ingested_at > ?" if since is not None else "")
     params: list[object] = [through] + ([since] if since is not None else [])
     wh.con.execute(
@@ -136,12 +185,100 @@ def _keyed(wh: Warehouse, spec: ModelSpec, deltas: dict[str, str]) -> int:
     return n
 
 
+def _catch_up(
+    wh: Warehouse, spec: ModelSpec, gold: datetime | None, silver: datetime, high: datetime
+) -> tuple[int, str]:
+    """A bronze-fed merge model whose rows up to `silver` refresh_silver already merged: merge the rest,
+    and return as its delta the model's rows ingested after the gold watermark. Those are exactly the
+    versions that became current since gold last looked (a merge only replaces a key's row by a newer
+    one), which is all a downstream merge or keyed model needs."""
+    table = spec.source_table or ""
+    n = 0
+    if high > silver:
+        n, winners = _merge(wh, spec, f'"bronze"."{table}"', _bronze_delta(wh, table, silver, high))
+        wh.con.execute(f"DROP TABLE {winners}").fetchall()
+    delta = _SILVER_DELTA + spec.relation.replace(".", "_")
+    where, params = ("WHERE _ingested_at > ?", [gold]) if gold is not None else ("", [])
+    wh.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {delta} AS SELECT * FROM {spec.relation} {where}", params
+    ).fetchall()
+    return n, delta
+
+
+class _Session:
+    """A private connection to the warehouse's database, with the two things the helpers above use of a
+    `Warehouse` (`con`, `tables`): refresh_silver merges on one, so the ingesters keep appending (DuckDB
+    runs the two transactions side by side; they write different tables)."""
+
+    def __init__(self, wh: Warehouse) -> None:
+        self.con = wh.con.cursor()
+
+    def tables(self, schema: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
+        ).fetchall()
+        return [r[0] for r in rows]
+
+
+def refresh_silver(wh: Warehouse) -> RefreshStats:
+    """Merge bronze rows appended since the last refresh into silver's event feeds, and nothing else.
+
+    One transaction, like `refresh_gold`, cheap enough to run every second while streaming. Only its
+    start holds the warehouse lock: the snapshot it reads is taken there, when no append stands between
+    taking its ingestion time and committing, so no row at or below the new watermark can commit later."""
+    started = time.perf_counter()
+    new: dict[str, int] = {}
+    merged: dict[str, int] = {}
+    db = _Session(wh)
+    try:
+        with wh._lock:
+            feeds = [s for s in recorded_models(wh) if s.refresh == "merge" and s.source_table]
+            db.con.execute(
+                f"CREATE TABLE IF NOT EXISTS {META_SCHEMA}.{_SILVER_MARKS} "
+                "(bronze_table VARCHAR PRIMARY KEY, merged_through TIMESTAMP)"
+            ).fetchall()
+            db.con.execute("BEGIN TRANSACTION").fetchall()
+            marks = _watermarks(db)
+            silver_marks = _silver_watermarks(db)
+            present = set(db.tables("bronze"))
+            todo: list[tuple[ModelSpec, str, datetime | None, datetime]] = []
+            for spec in feeds:
+                table = spec.source_table or ""
+                if table not in present:
+                    continue
+                ahead = _ahead(silver_marks.get(table), marks.get(table))
+                since = silver_marks[table] if ahead else marks.get(table)
+                n, high = _new_rows(db, table, since)
+                if n and high is not None:
+                    new[table] = n
+                    todo.append((spec, table, since, high))
+        try:
+            for spec, table, since, high in todo:
+                delta = _bronze_delta(db, table, since, high)
+                merged[spec.relation], winners = _merge(db, spec, f'"bronze"."{table}"', delta)
+                db.con.execute(f"DROP TABLE {winners}").fetchall()
+            db.con.execute(f"DROP TABLE IF EXISTS {_DELTA}").fetchall()
+            if todo:
+                db.con.executemany(
+                    f"INSERT OR REPLACE INTO {META_SCHEMA}.{_SILVER_MARKS} VALUES (?, ?)",
+                    [[table, high] for _, table, _, high in todo],
+                )
+            db.con.execute("COMMIT").fetchall()
+        except BaseException:
+            db.con.execute("ROLLBACK").fetchall()
+            raise
+    finally:
+        db.con.close()
+    return RefreshStats(new_bronze_rows=new, merged=merged, rebuilt=[], seconds=time.perf_counter() - started)
+
+
 def refresh_gold(wh: Warehouse) -> RefreshStats:
     """Bring silver and gold up to date with bronze rows appended since the last build or refresh."""
     started = time.perf_counter()
     specs = recorded_models(wh)
     with wh._lock:
         marks = _watermarks(wh)
+        silver_marks = _silver_watermarks(wh)
         new: dict[str, int] = {}
         highs: dict[str, datetime] = {}
         for table in wh.tables("bronze"):
@@ -163,7 +300,19 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
                     dirty.add(spec.relation)
                     if spec.materialized == "view":
                         continue
-                    if spec.refresh == "merge" and spec.source_table:
+                    if (
+                        spec.refresh == "merge"
+                        and spec.source_table
+                        and _ahead(silver_marks.get(spec.source_table), marks.get(spec.source_table))
+                    ):
+                        merged[spec.relation], deltas[spec.relation] = _catch_up(
+                            wh,
+                            spec,
+                            marks.get(spec.source_table),
+                            silver_marks[spec.source_table],
+                            highs[spec.source_table],
+                        )
+                    elif spec.refresh == "merge" and spec.source_table:
                         table = spec.source_table
                         delta = _bronze_delta(wh, table, marks.get(table), highs[table])
                         merged[spec.relation], deltas[spec.relation] = _merge(
