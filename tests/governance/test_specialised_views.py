@@ -65,6 +65,12 @@ def test_folding_prunes_role_branches_and_keeps_types() -> None:
     assert "CAST(NULL AS DECIMAL(18, 2))" in out
     kept = specialise(view, {"twin_roles": ["A"]}, types)
     assert "getvariable('twin_depts')" in kept.lower()  # a variable the session did not set stays a read
+    # a mask folded to its bare column needs no cast when the table's type is the view's already
+    assert "CAST(__t.x AS DECIMAL(18, 2))" in kept
+    same = specialise(view, {"twin_roles": ["A"]}, types, {"x": "DECIMAL(18,2)", "y": "INT"})
+    assert "CAST" not in same and '__t.x AS "x"' in same
+    wider = specialise(view, {"twin_roles": ["A"]}, types, {"x": "DECIMAL(38,2)", "y": "INT"})
+    assert "CAST(__t.x AS DECIMAL(18, 2))" in wider
 
 
 def test_only_planner_options_can_be_tuned(session: Callable[..., SecureSession]) -> None:

@@ -80,6 +80,8 @@ class _Governance(BaseModel):
     context: dict[str, str] = Field(default_factory=dict)
     # Secure view (`governance.x`) → its SELECT and its (column, type) pairs, for specialising.
     views: dict[str, tuple[str, list[tuple[str, str]]]] = Field(default_factory=dict)
+    # Governed table (`schema.table`) → its columns' types, for specialising.
+    base_types: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
 _cache_lock = threading.Lock()
@@ -136,11 +138,13 @@ def _governance(
         # Applied by an older twin: rebuild the views, which also writes the session context.
         recompile(root)
         context = dict(cur.execute(f"SELECT name, sql FROM {GOV_SCHEMA}.session_context").fetchall())
+    governed = governed_views(cur)
     gov = _Governance(
-        catalog=Catalog(database=database, published=published, governed=governed_views(cur)),
+        catalog=Catalog(database=database, published=published, governed=governed),
         roles=RoleGraph.from_statements(stmts),
         context=context,
         views=_view_definitions(cur),
+        base_types=_table_types(cur, governed),
     )
     with _cache_lock:
         _cache[key] = (root, gov)
@@ -162,6 +166,19 @@ def _view_definitions(cur: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, li
     for table, column, typ in cols:
         types.setdefault(table, []).append((column, typ))
     return {f"{GOV_SCHEMA}.{v}": (sql, types.get(v, [])) for v, sql in sqls}
+
+
+def _table_types(cur: duckdb.DuckDBPyConnection, governed: dict[str, str]) -> dict[str, dict[str, str]]:
+    rows = cur.execute(
+        """SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns()
+           WHERE database_name = current_database()"""
+    ).fetchall()
+    out: dict[str, dict[str, str]] = {}
+    for schema, table, column, typ in rows:
+        name = f"{schema}.{table}".lower()
+        if name in governed:
+            out.setdefault(name, {})[column] = typ
+    return out
 
 
 # Distinct statements a session keeps checked and parsed before starting over.
@@ -237,7 +254,7 @@ class SecureSession:
             if body is None:
                 sql, types = self._gov.views[view]
                 try:
-                    body = specialise(sql, context, types)
+                    body = specialise(sql, context, types, self._gov.base_types.get(table))
                 except Exception:  # an unfoldable view falls back to the shared one, same answers
                     schema, name = view.split(".")
                     body = f'SELECT * FROM "{schema}"."{name}"'
