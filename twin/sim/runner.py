@@ -9,6 +9,7 @@ time with `measured=True`), plus a modelled network latency.
 from __future__ import annotations
 
 import bisect
+import collections
 import contextlib
 import itertools
 import random
@@ -66,6 +67,36 @@ class RunResult:
     mode: str
     wall: dict[str, float] = field(default_factory=dict)
     key_counts: dict[str, int] = field(default_factory=dict)  # distinct keys per keyed operation
+
+
+class Slots:
+    """Identical servers taken first come, first served: API workers, warehouse slots.
+
+    `simpy.Resource` with the free case made cheap: taking a free slot schedules no event (a granted
+    `Resource.request()` and its release are two trips through the event queue). Only a request that
+    must wait gets an event, succeeded when a slot is handed to it.
+    """
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.free = capacity
+        self.waiting: collections.deque[simpy.Event] = collections.deque()
+
+    def take(self) -> simpy.Event | None:
+        """None when a slot was free and is now the caller's; otherwise an event to wait for."""
+        if self.free:
+            self.free -= 1
+            return None
+        ev = self.env.event()
+        self.waiting.append(ev)
+        return ev
+
+    def give_back(self) -> None:
+        if self.waiting:
+            self.waiting.popleft().succeed()  # the slot passes straight to the next in line
+        else:
+            self.free += 1
 
 
 class KeyPicker:
@@ -155,8 +186,8 @@ class _Sim:
         else:
             self.env = simpy.Environment()
         cfg = scenario.platform
-        self.api = simpy.Resource(self.env, capacity=cfg.api_workers)
-        self.wh = simpy.Resource(self.env, capacity=cfg.warehouse_slots)
+        self.api = Slots(self.env, cfg.api_workers)
+        self.wh = Slots(self.env, cfg.warehouse_slots)
         self.cache = ResultCache(
             ttl_s=cfg.cache.ttl,
             max_entries=cfg.cache.max_entries,
@@ -257,8 +288,10 @@ class _Sim:
             rec.error(op_name, env.now)
             return
         cached = self._cached
-        with self.api.request() as worker:
-            yield worker
+        wait = self.api.take()
+        if wait is not None:
+            yield wait
+        try:
             key = self._key(scope, op_name, op.sql, params) if cached else ""
             if cached:
                 rec.keys.append((env.now, key))
@@ -283,8 +316,10 @@ class _Sim:
                     rec.request(op_name, env.now, env.now - t0, hit=True)
                     rec.served_age(env.now - stale.value.as_of, stale=True)
                 return
-            with self.wh.request() as slot:
-                yield slot
+            wait = self.wh.take()
+            if wait is not None:
+                yield wait
+            try:
                 w0, c0 = time.perf_counter(), time.process_time()
                 # calibrated refreshes do not touch the data; measured ones do, so they start a version
                 version = self.refreshes["done"] if self.opts.measured else 0
@@ -308,9 +343,13 @@ class _Sim:
                 service = outcome.duration_s if self.opts.measured else self.service[op_name](rng)
                 rec.misses_at.append((env.now, service))
                 yield env.timeout(service)
+            finally:
+                self.wh.give_back()
             value = Served(outcome.rows, self.gold_as_of, outcome.digest)
             if cached:
                 self.cache.store(key, value)
+        finally:
+            self.api.give_back()
         yield env.timeout(net_s)
         now = env.now
         rec.request(op_name, now, now - t0, hit=False)
@@ -325,8 +364,10 @@ class _Sim:
             if self.warehouse_down(env.now):
                 self.refreshes["failed"] += 1
                 continue
-            with self.wh.request() as slot:
-                yield slot
+            wait = self.wh.take()
+            if wait is not None:
+                yield wait
+            try:
                 cutoff = env.now - self.lag_s
                 if self.opts.measured:
                     w0 = time.perf_counter()
@@ -335,6 +376,8 @@ class _Sim:
                 else:
                     took = self.refresh_time(self.rng)
                 yield env.timeout(took)
+            finally:
+                self.wh.give_back()
             self.gold_as_of = max(self.gold_as_of, cutoff)
             self.refreshes["done"] += 1
 
