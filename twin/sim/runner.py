@@ -392,26 +392,35 @@ class _Sim:
         backlog = 0.0
         min_isr = min(2, cfg.broker_nodes)
         block: list[list[int]] = []
+        # this loop runs once per simulated second: what cannot change during the run is read once
+        emit, events, per_source = self.transport.emit, self.events, self.per_source
+        named = [(src.name, src.topic) for src in srcs]
+        broker_faults = self.region is not None or self.faults.first("broker_node_lost") is not None
+        nodes_up = cfg.broker_nodes
+        capacity = nodes_up * cfg.ingest_capacity_per_node
         while env.now < self.s.duration:
             if not block:  # Poisson counts drawn 3,600 seconds at a time
                 block = noise.poisson(rates, size=(3600, len(srcs))).tolist()
                 block.reverse()
             counts = block.pop()
             t = env.now
-            nodes_up = max(0, cfg.broker_nodes - self.faults.nodes_lost(t))
-            if self.region_down(t):
-                nodes_up = 0
-            capacity = nodes_up * cfg.ingest_capacity_per_node
+            if broker_faults:
+                nodes_up = max(0, cfg.broker_nodes - self.faults.nodes_lost(t))
+                if self.region_down(t):
+                    nodes_up = 0
+                capacity = nodes_up * cfg.ingest_capacity_per_node
             emitted = sum(counts)
-            self.events["emitted"] += emitted
+            events["emitted"] += emitted
             if nodes_up < min_isr:  # acks=all cannot be satisfied: producers get errors
-                self.events["failed"] += emitted
+                events["failed"] += emitted
             else:
-                for src, n in zip(srcs, counts, strict=True):
-                    accepted = self.transport.emit(src.name, src.topic, n, t)
-                    self.per_source[src.name] = self.per_source.get(src.name, 0) + accepted
-                    self.events["accepted"] += accepted
-                    backlog += accepted
+                accepted_now = 0
+                for (name, topic), n in zip(named, counts, strict=True):
+                    accepted = emit(name, topic, n, t)
+                    per_source[name] = per_source.get(name, 0) + accepted
+                    accepted_now += accepted
+                events["accepted"] += accepted_now
+                backlog += accepted_now  # whole counts: the float sum is exact either way
             backlog -= min(backlog, capacity)
             self.lag_s = cfg.ingest_latency + (backlog / capacity if capacity else 0.0)
             if self.lag_s > self.events["max_lag_s"]:
