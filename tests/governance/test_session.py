@@ -76,3 +76,19 @@ def test_context_functions_in_user_sql_answer_with_the_session_identity(fresh: W
         teller.query("SELECT getvariable('twin_role')")
     admin.close()
     teller.close()
+
+
+def test_a_repeated_query_follows_a_table_replaced_under_it(fresh: Warehouse) -> None:
+    # The session keeps DuckDB's parse of a query; binding still happens at every execute.
+    s = open_session(fresh, Claims(user="a", role="WEALTH_ADVISOR", department="Wealth"))
+    q = "SELECT * FROM gold.aum_by_department_asset_class ORDER BY ALL"
+    before = s.query(q)
+    fresh.con.execute(
+        "CREATE OR REPLACE TABLE gold.aum_by_department_asset_class AS "
+        "SELECT department, asset_class, aum * 2 AS aum, accounts, 0 AS extra "
+        "FROM gold.aum_by_department_asset_class"
+    ).fetchall()
+    after = s.query(q)
+    assert after.columns == [*before.columns, "extra"]
+    assert [r[2] for r in after.rows] == [r[2] * 2 for r in before.rows]
+    s.close()

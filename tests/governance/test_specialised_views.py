@@ -66,6 +66,12 @@ def test_folding_prunes_role_branches_and_keeps_types() -> None:
     assert "CAST(NULL AS DECIMAL(18, 2))" in out
     kept = specialise(view, {"twin_roles": ["A"]}, types)
     assert "getvariable('twin_depts')" in kept.lower()  # a variable the session did not set stays a read
+    # a mask folded to its bare column needs no cast when the table's type is the view's already
+    assert "CAST(__t.x AS DECIMAL(18, 2))" in kept
+    same = specialise(view, {"twin_roles": ["A"]}, types, {"x": "DECIMAL(18,2)", "y": "INT"})
+    assert "CAST" not in same and '__t.x AS "x"' in same
+    wider = specialise(view, {"twin_roles": ["A"]}, types, {"x": "DECIMAL(38,2)", "y": "INT"})
+    assert "CAST(__t.x AS DECIMAL(18, 2))" in wider
 
 
 def test_only_planner_options_can_be_tuned(session: Callable[..., SecureSession]) -> None:
@@ -77,6 +83,28 @@ def test_only_planner_options_can_be_tuned(session: Callable[..., SecureSession]
     for name in ("enable_external_access", "lock_configuration", "threads; DROP TABLE x"):
         with pytest.raises(GovernanceError):
             s.tune(name, 1)
+    s.tune("disabled_optimizers", ["join_order", "statistics_propagation"])
+    setting = s._cur.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
+    assert setting == "join_order,statistics_propagation"
+    for bad in (["join_order", "x'; SET enable_external_access = true; --"], "join_order", 1):
+        with pytest.raises(GovernanceError):
+            s.tune("disabled_optimizers", bad)  # type: ignore[arg-type]
+    with pytest.raises(GovernanceError):
+        s.tune("late_materialization_max_rows", ["0"])
+
+
+def test_answers_do_not_depend_on_the_optimizers(session: Callable[..., SecureSession]) -> None:
+    s = session("WEALTH_ADVISOR", "Wealth")
+    lean = session("WEALTH_ADVISOR", "Wealth")
+    names = [r[0] for r in lean._cur.execute("SELECT name FROM duckdb_optimizers()").fetchall()]
+    lean.tune("disabled_optimizers", [n for n in names if n not in ("filter_pushdown", "top_n")])
+    for sql, params in (
+        ("SELECT * FROM gold.customer_360 WHERE customer_id = ?", ["C00002"]),
+        ("SELECT * FROM gold.accounts WHERE department = ? ORDER BY balance DESC LIMIT 5", ["Wealth"]),
+        ("SELECT department, count(*) FROM gold.customer_360 GROUP BY ALL ORDER BY ALL", None),
+    ):
+        got, want = lean.query(sql, params), s.query(sql, params)
+        assert got.rows and got.rows == want.rows and got.columns == want.columns
 
 
 def test_anchor_keeps_exactly_the_rows_of_the_row_filter() -> None:

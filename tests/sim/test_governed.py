@@ -104,3 +104,31 @@ def test_twin_run_cli_errors(tmp_path: Path) -> None:
     bad.write_text("name: x\nduration: 1h\noperations: {}\npersonas: []\nplatform: {warehouse_slots: 0}\n")
     res = r.invoke(app, ["run", str(bad)])
     assert res.exit_code == 2 and "bad.yaml:5: platform.warehouse_slots" in res.output
+
+
+def test_single_table_queries_run_on_a_lean_session_with_the_same_answers(gold_db_copy: Path) -> None:
+    from twin.sim.platform import Caller, single_table_select
+
+    assert single_table_select("SELECT * FROM gold.fund_nav WHERE fund_id = ? ORDER BY nav_date DESC LIMIT 3")
+    for sql in (
+        "SELECT * FROM gold.accounts a JOIN gold.customer_360 c USING (customer_id)",
+        "SELECT * FROM gold.accounts, gold.customer_360",
+        "SELECT * FROM gold.accounts WHERE customer_id IN (SELECT customer_id FROM gold.customer_360)",
+        "WITH c AS (SELECT 1 AS x) SELECT * FROM c",
+        "SELECT 1 UNION ALL SELECT 2",
+        "SELECT 1",
+        "not sql at all (",
+    ):
+        assert not single_table_select(sql), sql
+    platform = open_platform(gold_db_copy)
+    try:
+        advisor = Caller("advisor-0001", "WEALTH_ADVISOR", "Wealth")
+        sql = "SELECT * FROM gold.customer_360 WHERE department = ? ORDER BY customer_id LIMIT 20"
+        lean = platform.query(advisor, sql, ["Wealth"])
+        full = platform._session(advisor, lean=False).query(sql, ["Wealth"])
+        assert lean.rows == full.row_count > 0 and lean.digest == hash(repr(full.rows))
+        lean_session = platform._session(advisor, lean=True)
+        off = lean_session._cur.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
+        assert "join_order" in off.split(",") and "filter_pushdown" not in off.split(",")
+    finally:
+        platform.close()

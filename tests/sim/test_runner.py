@@ -115,3 +115,30 @@ def test_region_failover_compares_strategies(small_text: str, toy_platform: Any,
 def test_measured_mode_uses_real_call_times(small_scenario: Scenario, toy_platform: Any) -> None:
     r = _run(small_scenario, toy_platform, measured=True)
     assert r["overall"]["count"] > 100 and toy_platform.calls > 0
+
+
+def test_slots_serve_first_come_first_served() -> None:
+    import simpy
+
+    from twin.sim.runner import Slots
+
+    env = simpy.Environment()
+    slots = Slots(env, 2)
+    served: list[tuple[str, float]] = []
+
+    def user(name: str, hold: float) -> Any:
+        wait = slots.take()
+        if wait is not None:
+            yield wait
+        try:
+            served.append((name, env.now))
+            yield env.timeout(hold)
+        finally:
+            slots.give_back()
+
+    for name, hold in (("a", 3.0), ("b", 1.0), ("c", 1.0), ("d", 1.0)):
+        env.process(user(name, hold))
+    env.run()
+    # two at once; c takes b's slot when b is done, d takes c's, a holds its own throughout
+    assert served == [("a", 0.0), ("b", 0.0), ("c", 1.0), ("d", 2.0)]
+    assert slots.free == 2 and not slots.waiting

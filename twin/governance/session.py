@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from twin.governance.audit import QUERY_HISTORY_COLUMNS, AuditLog, query_history_rows, sql_hash
 from twin.governance.compiler import GOV_SCHEMA
 from twin.governance.errors import GovernanceError, QueryDenied, QueryFailed
-from twin.governance.firewall import QUERY_HISTORY_SOURCE, Catalog, check
+from twin.governance.firewall import QUERY_HISTORY_SOURCE, Catalog, Checked, check
 from twin.governance.roles import RoleGraph
 from twin.governance.specialise import TEMP_PREFIX, specialise
 from twin.governance.store import (
@@ -81,6 +82,8 @@ class _Governance(BaseModel):
     views: dict[str, tuple[str, list[tuple[str, str]]]] = Field(default_factory=dict)
     # Secure view → the single indexed column of its base table, if any (anchors the row filter).
     keys: dict[str, str] = Field(default_factory=dict)
+    # Governed table (`schema.table`) → its columns' types, for specialising.
+    base_types: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
 _cache_lock = threading.Lock()
@@ -145,6 +148,7 @@ def _governance(
         context=context,
         views=_view_definitions(cur),
         keys={view: indexed[table] for table, view in governed.items() if table in indexed},
+        base_types=_table_types(cur, governed),
     )
     with _cache_lock:
         _cache[key] = (root, gov)
@@ -184,6 +188,22 @@ def _indexed_columns(cur: duckdb.DuckDBPyConnection) -> dict[str, str]:
             out.setdefault(f"{schema}.{table}".lower(), m.group(1))
     return out
 
+
+def _table_types(cur: duckdb.DuckDBPyConnection, governed: dict[str, str]) -> dict[str, dict[str, str]]:
+    rows = cur.execute(
+        """SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns()
+           WHERE database_name = current_database()"""
+    ).fetchall()
+    out: dict[str, dict[str, str]] = {}
+    for schema, table, column, typ in rows:
+        name = f"{schema}.{table}".lower()
+        if name in governed:
+            out.setdefault(name, {})[column] = typ
+    return out
+
+
+# Distinct statements a session keeps checked and parsed before starting over.
+_PER_SESSION = 1024
 
 # (root, generation, view, session context) → the specialised SELECT: computed once per role scope.
 _special: dict[tuple[int, int, str, str], str] = {}
@@ -231,6 +251,11 @@ class SecureSession:
         self._catalog = Catalog(
             database=gov.catalog.database, published=gov.catalog.published, governed=governed
         )
+        # Per catalog: user SQL → its checked form, and checked SQL → DuckDB's parse of it. A session
+        # repeats a few statements with new parameters; re-parsing one costs DuckDB about as much as
+        # binding it, and the firewall's shared cache hashes the whole catalog on every lookup.
+        self._checked: dict[str, Checked] = {}
+        self._parsed: dict[str, duckdb.Statement | str] = {}
 
     def _ensure_views(self, tables: list[str]) -> None:
         todo = [t for t in tables if t in self._special_views and t not in self._installed]
@@ -250,7 +275,13 @@ class SecureSession:
             if body is None:
                 sql, types = self._gov.views[view]
                 try:
-                    body = specialise(sql, context, types, anchor=self._gov.keys.get(view))
+                    body = specialise(
+                        sql,
+                        context,
+                        types,
+                        self._gov.base_types.get(table),
+                        anchor=self._gov.keys.get(view),
+                    )
                 except Exception:  # an unfoldable view falls back to the shared one, same answers
                     schema, name = view.split(".")
                     body = f'SELECT * FROM "{schema}"."{name}"'
@@ -261,12 +292,27 @@ class SecureSession:
         self._installed.update(todo)
 
     # Planner settings a caller may tune per session: they change plans, never answers.
-    TUNABLE = frozenset({"late_materialization_max_rows"})
+    TUNABLE = frozenset({"late_materialization_max_rows", "disabled_optimizers"})
 
-    def tune(self, name: str, value: int) -> None:
-        """Set one planner option on this session's connection (before `harden`, which locks them)."""
+    def tune(self, name: str, value: int | Sequence[str]) -> None:
+        """Set one planner option on this session's connection (before `harden`, which locks them).
+
+        `disabled_optimizers` takes optimizer names (DuckDB's `duckdb_optimizers()`), the others an int.
+        """
         if name not in self.TUNABLE:
             raise GovernanceError(f"{name} is not a tunable session option")
+        if name == "disabled_optimizers":
+            if isinstance(value, (str, int)):
+                raise GovernanceError("disabled_optimizers takes a list of optimizer names")
+            known = {r[0] for r in self._cur.execute("SELECT name FROM duckdb_optimizers()").fetchall()}
+            names = list(value)
+            unknown = sorted(set(names) - known)
+            if unknown:
+                raise GovernanceError(f"not DuckDB optimizers: {', '.join(unknown)}")
+            self._cur.execute(f"SET disabled_optimizers = '{','.join(names)}'").fetchall()
+            return
+        if not isinstance(value, int):
+            raise GovernanceError(f"{name} takes an integer")
         self._cur.execute(f"SET {name} = {int(value)}").fetchall()
 
     def _set_context(self) -> None:
@@ -289,14 +335,19 @@ class SecureSession:
         start = time.perf_counter()
         self._refresh()
         try:
-            try:
-                checked = check(sql, self._catalog)
-            except QueryDenied as first:
-                if not first.unknown_table:
-                    raise
-                # Maybe loaded since the catalog was read (twin warehouse load): reload once, recheck.
-                self._install(_governance(self._root, self._cur, force=True))
-                checked = check(sql, self._catalog)
+            checked = self._checked.get(sql)
+            if checked is None:
+                try:
+                    checked = check(sql, self._catalog)
+                except QueryDenied as first:
+                    if not first.unknown_table:
+                        raise
+                    # Maybe loaded since the catalog was read (twin warehouse load): reload once, recheck.
+                    self._install(_governance(self._root, self._cur, force=True))
+                    checked = check(sql, self._catalog)
+                if len(self._checked) >= _PER_SESSION:
+                    self._checked.clear()
+                self._checked[sql] = checked
             if checked.query_history:
                 if HISTORY_ROLE not in self.active_roles:
                     raise QueryDenied(f"query_history is readable by {HISTORY_ROLE} only")
@@ -306,7 +357,7 @@ class SecureSession:
             raise
         try:
             self._ensure_views(checked.tables)
-            result = self._cur.execute(checked.sql, params or [])
+            result = self._cur.execute(self._statement(checked.sql), params or [])
             columns = [d[0] for d in result.description or []]
             rows = result.fetchall()
         except duckdb.Error as e:
@@ -318,6 +369,18 @@ class SecureSession:
         return QueryResult.model_construct(
             columns=columns, rows=rows, row_count=len(rows), duration_ms=duration, tables=list(checked.tables)
         )
+
+    def _statement(self, sql: str) -> duckdb.Statement | str:
+        """DuckDB's parse of a checked query, kept: a parsed statement is bound afresh at each execute,
+        so it follows catalog changes (a gold refresh) like the SQL text would."""
+        stmt = self._parsed.get(sql)
+        if stmt is None:
+            parsed = self._cur.extract_statements(sql)
+            stmt = parsed[0] if len(parsed) == 1 else sql
+            if len(self._parsed) >= _PER_SESSION:
+                self._parsed.clear()
+            self._parsed[sql] = stmt
+        return stmt
 
     def _register_history(self) -> None:
         import pyarrow as pa

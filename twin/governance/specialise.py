@@ -51,10 +51,17 @@ def _literal(v: Any) -> exp.Expression | None:
 
 
 def specialise(
-    view_sql: str, context: dict[str, Any], types: list[tuple[str, str]], anchor: str | None = None
+    view_sql: str,
+    context: dict[str, Any],
+    types: list[tuple[str, str]],
+    base_types: dict[str, str] | None = None,
+    anchor: str | None = None,
 ) -> str:
     """The view's SELECT with the session's variables folded in; `types` are its (column, type) pairs.
 
+    `base_types` (column → type of the one table the view reads) lets a mask that folded down to the
+    bare column go without its cast when the types already agree: DuckDB binds every cast at every
+    query, and an identity cast per masked column is a tenth of a point lookup's cost.
     `anchor` names the base table's indexed column, if it has one: see the module docstring.
     """
     tree = sqlglot.parse_one(view_sql, read="duckdb")
@@ -78,13 +85,17 @@ def specialise(
         return node
 
     bare = [isinstance(p.this if isinstance(p, exp.Alias) else p, exp.Column) for p in tree.expressions]
+    if base_types and (len(list(tree.find_all(exp.Table))) != 1 or tree.find(exp.Join)):
+        base_types = None  # the columns could come from more than one table
     folded = simplify(tree.transform(fold))
     if not isinstance(folded, exp.Select) or len(folded.expressions) != len(types):
         raise ValueError("specialised view lost its shape")
     projections = []
     for proj, was_bare, (column, typ) in zip(folded.expressions, bare, types, strict=True):
         inner = proj.this if isinstance(proj, exp.Alias) else proj
-        if was_bare and isinstance(inner, exp.Column):
+        if isinstance(inner, exp.Column) and (
+            was_bare or (base_types is not None and base_types.get(inner.name) == typ)
+        ):
             projections.append(exp.alias_(inner, column, quoted=True))
         else:
             cast = exp.Cast(this=inner, to=exp.DataType.build(typ, dialect="duckdb"))

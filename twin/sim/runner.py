@@ -9,6 +9,7 @@ time with `measured=True`), plus a modelled network latency.
 from __future__ import annotations
 
 import bisect
+import collections
 import contextlib
 import itertools
 import random
@@ -66,6 +67,36 @@ class RunResult:
     mode: str
     wall: dict[str, float] = field(default_factory=dict)
     key_counts: dict[str, int] = field(default_factory=dict)  # distinct keys per keyed operation
+
+
+class Slots:
+    """Identical servers taken first come, first served: API workers, warehouse slots.
+
+    `simpy.Resource` with the free case made cheap: taking a free slot schedules no event (a granted
+    `Resource.request()` and its release are two trips through the event queue). Only a request that
+    must wait gets an event, succeeded when a slot is handed to it.
+    """
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.free = capacity
+        self.waiting: collections.deque[simpy.Event] = collections.deque()
+
+    def take(self) -> simpy.Event | None:
+        """None when a slot was free and is now the caller's; otherwise an event to wait for."""
+        if self.free:
+            self.free -= 1
+            return None
+        ev = self.env.event()
+        self.waiting.append(ev)
+        return ev
+
+    def give_back(self) -> None:
+        if self.waiting:
+            self.waiting.popleft().succeed()  # the slot passes straight to the next in line
+        else:
+            self.free += 1
 
 
 class KeyPicker:
@@ -155,8 +186,8 @@ class _Sim:
         else:
             self.env = simpy.Environment()
         cfg = scenario.platform
-        self.api = simpy.Resource(self.env, capacity=cfg.api_workers)
-        self.wh = simpy.Resource(self.env, capacity=cfg.warehouse_slots)
+        self.api = Slots(self.env, cfg.api_workers)
+        self.wh = Slots(self.env, cfg.warehouse_slots)
         self.cache = ResultCache(
             ttl_s=cfg.cache.ttl,
             max_entries=cfg.cache.max_entries,
@@ -176,11 +207,18 @@ class _Sim:
         self.events = {"emitted": 0, "accepted": 0, "failed": 0, "max_lag_s": cfg.ingest_latency}
         self.per_source: dict[str, int] = {}
         self.platform_s = 0.0  # wall seconds spent inside real platform calls
+        self.platform_cpu_s = 0.0  # and this process's CPU seconds there: steadier on a busy machine
         self.strategy = opts.strategy
         region = self.faults.first("region_lost")
         if region is not None and self.strategy is None:
             self.strategy = scenario.failover[0] if scenario.failover else DEFAULT_FAILOVER
         self.region = region
+        # read once: each request would otherwise look them up through the scenario's models
+        self._net_mean_ms = cfg.network.mean_ms
+        self._net_jitter_ms = cfg.network.jitter_ms
+        self._cached = cfg.cache.enabled
+        self._latency_faults = any(w.kind in ("network_latency", "crm_latency") for w in self.faults.ws)
+        self._outages = region is not None or self.faults.first("warehouse_down") is not None
         self._keys: dict[tuple[Any, ...], str] = {}
         self._reused: dict[tuple[str, int], Any] = {}
         self._scopes: dict[Any, Any] = {}
@@ -239,19 +277,21 @@ class _Sim:
         op = self.s.operations[op_name]
         picker = self.pickers.get(op_name)
         params = [picker.pick(rng)] if picker is not None else []
-        net_cfg = self.s.platform.network
-        net_ms = net_cfg.mean_ms + (rng.random() * 2 - 1) * net_cfg.jitter_ms
-        net_ms += self.faults.extra_latency_ms("network_latency", t0)
-        if "crm" in op.depends_on:
-            net_ms += self.faults.extra_latency_ms("crm_latency", t0)
+        net_ms = self._net_mean_ms + (rng.random() * 2 - 1) * self._net_jitter_ms
+        if self._latency_faults:
+            net_ms += self.faults.extra_latency_ms("network_latency", t0)
+            if "crm" in op.depends_on:
+                net_ms += self.faults.extra_latency_ms("crm_latency", t0)
         net_s = max(0.0, net_ms) / 1000.0
-        if self.region_down(t0):
+        if self.region is not None and self.region_down(t0):
             yield env.timeout(net_s)
             rec.error(op_name, env.now)
             return
-        cached = self.s.platform.cache.enabled
-        with self.api.request() as worker:
-            yield worker
+        cached = self._cached
+        wait = self.api.take()
+        if wait is not None:
+            yield wait
+        try:
             key = self._key(scope, op_name, op.sql, params) if cached else ""
             if cached:
                 rec.keys.append((env.now, key))
@@ -260,12 +300,13 @@ class _Sim:
                 if found is not None:
                     # answered from the cache: lookup and the network back, as one step of time
                     yield env.timeout(lookup_s + net_s)
-                    rec.request(op_name, env.now, env.now - t0, hit=True)
-                    rec.served_age(env.now - found.value.as_of, stale=False)
+                    now = env.now
+                    rec.request(op_name, now, now - t0, hit=True)
+                    rec.served_age(now - found.value.as_of, stale=False)
                     rec.rows_seen[(caller.role, op_name)].add(found.value.digest)
                     return
                 yield env.timeout(lookup_s)
-            if self.warehouse_down(env.now):
+            if self._outages and self.warehouse_down(env.now):
                 stale = self.cache.fallback(key) if cached else None
                 yield env.timeout(net_s)
                 if stale is None:
@@ -275,9 +316,11 @@ class _Sim:
                     rec.request(op_name, env.now, env.now - t0, hit=True)
                     rec.served_age(env.now - stale.value.as_of, stale=True)
                 return
-            with self.wh.request() as slot:
-                yield slot
-                w0 = time.perf_counter()
+            wait = self.wh.take()
+            if wait is not None:
+                yield wait
+            try:
+                w0, c0 = time.perf_counter(), time.process_time()
                 # calibrated refreshes do not touch the data; measured ones do, so they start a version
                 version = self.refreshes["done"] if self.opts.measured else 0
                 memo = (self._key(scope, op_name, op.sql, params), version)
@@ -291,19 +334,26 @@ class _Sim:
                 except (Denied, Failed) as e:
                     self.real_calls += 1
                     self.platform_s += time.perf_counter() - w0
+                    self.platform_cpu_s += time.process_time() - c0
                     yield env.timeout(net_s)
                     rec.error(op_name, env.now, denied=isinstance(e, Denied))
                     return
                 self.platform_s += time.perf_counter() - w0
+                self.platform_cpu_s += time.process_time() - c0
                 service = outcome.duration_s if self.opts.measured else self.service[op_name](rng)
                 rec.misses_at.append((env.now, service))
                 yield env.timeout(service)
+            finally:
+                self.wh.give_back()
             value = Served(outcome.rows, self.gold_as_of, outcome.digest)
             if cached:
                 self.cache.store(key, value)
+        finally:
+            self.api.give_back()
         yield env.timeout(net_s)
-        rec.request(op_name, env.now, env.now - t0, hit=False)
-        rec.served_age(env.now - value.as_of, stale=False)
+        now = env.now
+        rec.request(op_name, now, now - t0, hit=False)
+        rec.served_age(now - value.as_of, stale=False)
         rec.rows_seen[(caller.role, op_name)].add(value.digest)
 
     def refresher(self) -> Generator[simpy.Event, Any, None]:
@@ -314,8 +364,10 @@ class _Sim:
             if self.warehouse_down(env.now):
                 self.refreshes["failed"] += 1
                 continue
-            with self.wh.request() as slot:
-                yield slot
+            wait = self.wh.take()
+            if wait is not None:
+                yield wait
+            try:
                 cutoff = env.now - self.lag_s
                 if self.opts.measured:
                     w0 = time.perf_counter()
@@ -324,6 +376,8 @@ class _Sim:
                 else:
                     took = self.refresh_time(self.rng)
                 yield env.timeout(took)
+            finally:
+                self.wh.give_back()
             self.gold_as_of = max(self.gold_as_of, cutoff)
             self.refreshes["done"] += 1
 
@@ -338,26 +392,35 @@ class _Sim:
         backlog = 0.0
         min_isr = min(2, cfg.broker_nodes)
         block: list[list[int]] = []
+        # this loop runs once per simulated second: what cannot change during the run is read once
+        emit, events, per_source = self.transport.emit, self.events, self.per_source
+        named = [(src.name, src.topic) for src in srcs]
+        broker_faults = self.region is not None or self.faults.first("broker_node_lost") is not None
+        nodes_up = cfg.broker_nodes
+        capacity = nodes_up * cfg.ingest_capacity_per_node
         while env.now < self.s.duration:
             if not block:  # Poisson counts drawn 3,600 seconds at a time
                 block = noise.poisson(rates, size=(3600, len(srcs))).tolist()
                 block.reverse()
             counts = block.pop()
             t = env.now
-            nodes_up = max(0, cfg.broker_nodes - self.faults.nodes_lost(t))
-            if self.region_down(t):
-                nodes_up = 0
-            capacity = nodes_up * cfg.ingest_capacity_per_node
+            if broker_faults:
+                nodes_up = max(0, cfg.broker_nodes - self.faults.nodes_lost(t))
+                if self.region_down(t):
+                    nodes_up = 0
+                capacity = nodes_up * cfg.ingest_capacity_per_node
             emitted = sum(counts)
-            self.events["emitted"] += emitted
+            events["emitted"] += emitted
             if nodes_up < min_isr:  # acks=all cannot be satisfied: producers get errors
-                self.events["failed"] += emitted
+                events["failed"] += emitted
             else:
-                for src, n in zip(srcs, counts, strict=True):
-                    accepted = self.transport.emit(src.name, src.topic, n, t)
-                    self.per_source[src.name] = self.per_source.get(src.name, 0) + accepted
-                    self.events["accepted"] += accepted
-                    backlog += accepted
+                accepted_now = 0
+                for (name, topic), n in zip(named, counts, strict=True):
+                    accepted = emit(name, topic, n, t)
+                    per_source[name] = per_source.get(name, 0) + accepted
+                    accepted_now += accepted
+                events["accepted"] += accepted_now
+                backlog += accepted_now  # whole counts: the float sum is exact either way
             backlog -= min(backlog, capacity)
             self.lag_s = cfg.ingest_latency + (backlog / capacity if capacity else 0.0)
             if self.lag_s > self.events["max_lag_s"]:
@@ -436,6 +499,7 @@ def run_scenario(scenario: Scenario, platform: PlatformPort, opts: RunOptions | 
             "total_s": round(time.perf_counter() - wall0, 3),
             "simulation_s": round(sim_wall, 3),
             "platform_s": round(sim.platform_s, 3),
+            "platform_cpu_s": round(sim.platform_cpu_s, 3),
             "platform_calls": sim.real_calls,
             "simulated_s_per_wall_s": round(scenario.duration / sim_wall, 1) if sim_wall else 0.0,
         },
