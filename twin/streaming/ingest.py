@@ -68,6 +68,8 @@ class Batch:
     records: int
     started_at: float  # monotonic time the first record of the batch was consumed
     raw: Polled | None = None
+    sealed_at: float = 0.0  # monotonic: when the consumer thread queued it
+    write_started_at: float = 0.0  # monotonic: when the writer thread took it up (the last attempt)
 
 
 @dataclass
@@ -193,7 +195,7 @@ class Ingester:
         parts, self._buffer = self._buffer, []
         polled = Polled.concat(parts)
         self._buffered = 0
-        batch = Batch(None, {}, len(polled), self._buffer_started, polled)
+        batch = Batch(None, {}, len(polled), self._buffer_started, polled, sealed_at=self._clock())
         with self._cond:
             self._queue.append(batch)
             self.stats.batches += 1
@@ -237,6 +239,7 @@ class Ingester:
             if not self._queue or self._clock() < self._retry_at:
                 return False
             batch = self._queue[0]
+        batch.write_started_at = self._clock()
         try:
             self._write(batch)
         except Exception as e:  # any failure of the sink is retried; the batch is never dropped
