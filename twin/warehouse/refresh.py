@@ -73,8 +73,8 @@ def _watermarks(wh: _Db) -> dict[str, datetime | None]:
     return {r[0]: r[1] for r in rows}
 
 
-def _silver_watermarks(wh: _Db) -> dict[str, datetime]:
-    if _SILVER_MARKS not in wh.tables(META_SCHEMA):
+def _silver_watermarks(wh: _Db, *, exists: bool = False) -> dict[str, datetime]:
+    if not exists and _SILVER_MARKS not in wh.tables(META_SCHEMA):
         return {}
     rows = wh.con.execute(
         f"SELECT bronze_table, merged_through FROM {META_SCHEMA}.{_SILVER_MARKS}"
@@ -275,17 +275,24 @@ def refresh_silver(wh: Warehouse) -> RefreshStats:
     try:
         # Read outside the lock: the appends wait on it, and parsing the recorded models is not free.
         feeds = [s for s in recorded_models(db) if s.refresh == "merge" and s.source_table]
-        if _SILVER_MARKS not in db.tables(META_SCHEMA):
+        # One catalog lookup for both schemas (information_schema costs several ms a query).
+        present = {
+            (schema, name)
+            for schema, name in db.con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE schema_name IN (?, 'bronze')",
+                [META_SCHEMA],
+            ).fetchall()
+        }
+        if (META_SCHEMA, _SILVER_MARKS) not in present:
             db.con.execute(
                 f"CREATE TABLE IF NOT EXISTS {META_SCHEMA}.{_SILVER_MARKS} "
                 "(bronze_table VARCHAR PRIMARY KEY, merged_through TIMESTAMP)"
             ).fetchall()
-        present = set(db.tables("bronze"))
-        feeds = [s for s in feeds if s.source_table in present]
+        feeds = [s for s in feeds if ("bronze", s.source_table) in present]
         with wh._lock:
             db.con.execute("BEGIN TRANSACTION").fetchall()
             marks = _watermarks(db)
-            silver_marks = _silver_watermarks(db)
+            silver_marks = _silver_watermarks(db, exists=True)
             sinces: dict[str, datetime | None] = {}
             for spec in feeds:
                 table = spec.source_table or ""
