@@ -154,7 +154,11 @@ class Ingester:
             return
         self._last_commit = self._clock()
         try:
-            self._consumer.commit(merged)
+            # The running loop's commits do not wait for the broker: a synchronous one stalled the
+            # consumer thread for a round trip each second, and that showed in the freshness tail. Only
+            # offsets of durable writes are ever passed, so a commit that is lost just replays rows bronze
+            # skips; flush() (shutdown, tests) still waits for the broker.
+            self._consumer.commit(merged, asynchronous=not force)
             self.stats.committed_batches += len(done)
         except BrokerError as e:
             # Partitions moved to another member: it replays from the last commit; bronze skips repeats.
