@@ -122,11 +122,19 @@ def produce_worker(source: str, rate: float, duration_s: float, bootstrap: str, 
 
 
 def _silver_refresher(
-    wh: Warehouse, stop: threading.Event, interval_s: float, warm: list[float], lags: list[np.ndarray]
+    wh: Warehouse,
+    stop: threading.Event,
+    interval_s: float,
+    warm: list[float],
+    lags: list[np.ndarray],
+    waits: list[np.ndarray],
+    written: threading.Event | None = None,
 ) -> list[float]:
     """`refresh_silver` every `interval_s`; after each, the produce → visible lag of the silver rows it
     made current (read back from silver, so a version another one replaced in the same batch is not
-    counted as visible)."""
+    counted as visible), and of those rows the part spent between their bronze write and the start of
+    the refresh that merged them (`waits`). With `written` (set by every bronze write) it refreshes as
+    soon as a write lands instead of on the tick, and `interval_s` is only the longest it waits."""
     from twin.warehouse.catalog import recorded_models
 
     with wh._lock:
@@ -135,37 +143,65 @@ def _silver_refresher(
         }
     took: list[float] = []
     reader = wh.con.cursor()  # its own connection: reading back does not hold up the appends
+    before = merged_through(wh)
     while not stop.is_set():
         t0 = time.monotonic()
-        before = merged_through(wh)
+        if written is not None:
+            written.clear()
+        began = time.time()
         stats = refresh_silver(wh)
         visible = time.time()
         if stats.changed:
             took.append(stats.seconds)
             after = merged_through(wh)
             for table in stats.new_bronze_rows:
-                emitted = reader.execute(
-                    f"SELECT epoch_us(_emitted_at) AS us FROM {feeds[table]} "
+                rows = reader.execute(
+                    f"SELECT epoch_us(_emitted_at) AS us, epoch_us(_ingested_at) AS ing FROM {feeds[table]} "
                     "WHERE _ingested_at > ? AND _ingested_at <= ? AND _emitted_at > make_timestamp(?)",
                     [before.get(table) or datetime(1970, 1, 1), after[table], int(warm[0] * 1e6)],
-                ).fetchnumpy()["us"]
-                lags.append(visible - emitted / 1e6)
-        stop.wait(max(0.0, interval_s - (time.monotonic() - t0)))
+                ).fetchnumpy()
+                lags.append(visible - rows["us"] / 1e6)
+                waits.append(began - rows["ing"] / 1e6)
+            before = after
+        if written is not None:
+            written.wait(interval_s)
+        else:
+            stop.wait(max(0.0, interval_s - (time.monotonic() - t0)))
     reader.close()
     return took
 
 
 def freshness(
-    broker: KafkaBroker, bootstrap: str, wh: Warehouse, duration_s: float, silver_interval_s: float
+    broker: KafkaBroker,
+    bootstrap: str,
+    wh: Warehouse,
+    duration_s: float,
+    silver_interval_s: float,
+    silver_on_write: bool = False,
 ) -> dict[str, Any]:
     config = FRESH_CONFIG
     lags: list[np.ndarray] = []
     silver_lags: list[np.ndarray] = []
+    silver_waits: list[np.ndarray] = []
     warm = [time.time() + 3600]  # no sample before the producers start (set below)
 
+    # Where a bronze row's time goes, per batch (wall clock): produce → its batch's first record
+    # consumed (for the batch's oldest row: broker append + fetch), first consumed → sealed (batching),
+    # sealed → write started (queue), write started → committed (decode + append).
+    wall = time.time() - time.monotonic()
+    stages: dict[str, list[float]] = {"fetch": [], "batching": [], "queue": [], "write": []}
+
+    bronze_written = threading.Event()
+
     def on_written(batch: Batch, visible: float) -> None:
+        bronze_written.set()
         emitted = batch.decoded.table.column("_emitted_at").cast("int64").to_numpy() / 1e6
         lags.append(visible - emitted[emitted > warm[0]])
+        if emitted.size and emitted.min() > warm[0]:
+            stages["fetch"].append(batch.started_at + wall - emitted.min())
+            stages["batching"].append(batch.sealed_at - batch.started_at)
+            stages["queue"].append(batch.write_started_at - batch.sealed_at)
+            stages["write"].append(visible - (batch.write_started_at + wall))
 
     ingesters = [
         Ingester(broker, wh, SOURCES[s].topic, INGEST_SOURCES[s][1], config=config, on_written=on_written)
@@ -179,7 +215,15 @@ def freshness(
     refresh_took: list[list[float]] = []
     refresher = threading.Thread(
         target=lambda: refresh_took.append(
-            _silver_refresher(wh, stop_refresh, silver_interval_s, warm, silver_lags)
+            _silver_refresher(
+                wh,
+                stop_refresh,
+                silver_interval_s,
+                warm,
+                silver_lags,
+                silver_waits,
+                bronze_written if silver_on_write else None,
+            )
         ),
         daemon=True,
     )
@@ -241,7 +285,18 @@ def freshness(
     all_lags = np.concatenate(lags) if lags else np.array([0.0])
     s_lags = np.concatenate(silver_lags) if silver_lags else np.array([0.0])
     took = np.array(refresh_took[0] if refresh_took and refresh_took[0] else [0.0])
+    s_waits = np.concatenate(silver_waits) if silver_waits else np.array([0.0])
+
+    def pct(xs: list[float] | np.ndarray) -> list[float]:
+        a = np.asarray(xs) if len(xs) else np.array([0.0])
+        return [float(np.percentile(a, 50)), float(np.percentile(a, 99))]
+
     return {
+        "stages_p50_p99_s": {
+            **{k: pct(v) for k, v in stages.items()},
+            "silver_wait": pct(s_waits),
+            "refresh": pct(took),
+        },
         "sent": sent,
         "written": written,
         "producer_rates": {s: sum(r["rate"] for r in reports if r["source"] == s) for s in FRESH_SOURCES},
@@ -422,20 +477,27 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         topics_mod.TOPICS[bench_topic] = spec  # so topic(bench_topic) resolves in this process
         wh = _fixture_warehouse(workdir)
         try:
-            fresh = freshness(broker, bootstrap, wh, args.fresh_duration, args.silver_interval)
+            fresh = freshness(
+                broker, bootstrap, wh, args.fresh_duration, args.silver_interval, args.silver_on_write
+            )
         finally:
             wh.close()
         _say(
             f"freshness: bronze p99 {fresh['p99_s']:.2f} s, silver p99 {fresh['silver_p99_s']:.2f} s, "
             f"{fresh['written']:,}/{fresh['sent']:,} rows"
         )
-        _say(f"throughput: filling {bench_topic} with {args.events:,} events")
-        fill_rate = fill(broker, bootstrap, bench_topic, args.events)
-        _say(f"filled at {fill_rate:,.0f}/s; bare consume loop")
-        bare = bare_consume(bootstrap, bench_topic, args.events, args.duration)
-        _say(f"bare: {bare['rate']:,.0f}/s over {bare['seconds']:.1f} s; ingest")
-        ing = ingest_throughput(broker, workdir, bench_topic, args.events, args.duration)
-        _say(f"ingest: {ing['rate']:,.0f}/s over {ing['seconds']:.1f} s")
+        _say(f"freshness: stages p50/p99 (s) {fresh['stages_p50_p99_s']}")
+        fill_rate = 0.0
+        bare: dict[str, float] = {"events": 0, "seconds": 0.0, "rate": 0.0, "mb": 0.0}
+        ing: dict[str, float] = {"events": 0, "seconds": 0.0, "rate": 0.0, "rss_peak_mib": 0.0}
+        if not args.skip_throughput:
+            _say(f"throughput: filling {bench_topic} with {args.events:,} events")
+            fill_rate = fill(broker, bootstrap, bench_topic, args.events)
+            _say(f"filled at {fill_rate:,.0f}/s; bare consume loop")
+            bare = bare_consume(bootstrap, bench_topic, args.events, args.duration)
+            _say(f"bare: {bare['rate']:,.0f}/s over {bare['seconds']:.1f} s; ingest")
+            ing = ingest_throughput(broker, workdir, bench_topic, args.events, args.duration)
+            _say(f"ingest: {ing['rate']:,.0f}/s over {ing['seconds']:.1f} s")
     finally:
         if cluster is not None:
             cluster.stop()
@@ -520,11 +582,22 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="throughput window cap (s)")
     parser.add_argument("--fresh-duration", type=float, default=40.0, help="seconds of 12,600 events/s")
     parser.add_argument("--silver-interval", type=float, default=0.5, help="seconds between silver refreshes")
+    parser.add_argument(
+        "--silver-on-write",
+        action="store_true",
+        help="refresh silver as soon as a bronze write lands (the interval is then the longest wait)",
+    )
     parser.add_argument("--bootstrap", default=None, help="use this broker instead of starting one")
+    parser.add_argument(
+        "--skip-throughput", action="store_true", help="freshness only (prints JSON, never writes)"
+    )
     parser.add_argument("--write", action="store_true", help="update the ingest section of BENCHMARKS.md")
     parser.add_argument("--json", action="store_true", help="also print the raw figures as JSON")
     args = parser.parse_args(argv)
     m = measure(args)
+    if args.skip_throughput:
+        print(json.dumps(m, indent=2, default=str))
+        return
     text = render(m)
     print(text)
     if args.json:

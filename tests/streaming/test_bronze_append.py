@@ -3,7 +3,9 @@ replayed batch overlaps what is there (the fast path for fresh batches must not 
 
 from __future__ import annotations
 
+import duckdb
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,3 +52,14 @@ def test_any_sequence_of_overlapping_batches_lands_each_key_once(
     rows = wh.con.execute("SELECT _partition, _offset FROM bronze.x").fetchall()
     assert total == len(rows) == len(expected)
     assert set(rows) == expected
+
+
+def test_a_bronze_table_dropped_behind_its_back_fails_one_append_and_the_retry_recreates_it() -> None:
+    # append_bronze remembers the tables it has written rather than asking the catalog every time.
+    wh = Warehouse()
+    assert _append(wh, [(0, 0)]) == 1
+    wh.con.execute("DROP TABLE bronze.x").fetchall()
+    with pytest.raises(duckdb.CatalogException):
+        _append(wh, [(0, 1)])
+    assert _append(wh, [(0, 1)]) == 1
+    assert wh.count("bronze.x") == 1

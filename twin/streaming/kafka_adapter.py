@@ -238,12 +238,12 @@ class KafkaConsumer:
             out.append(m)
         return out
 
-    def commit(self, offsets: dict[TopicPartition, int]) -> None:
+    def commit(self, offsets: dict[TopicPartition, int], *, asynchronous: bool = False) -> None:
         if not offsets:
             return
         tps = [_TP(tp.topic, tp.partition, off) for tp, off in offsets.items()]
         try:
-            self._c.commit(offsets=tps, asynchronous=False)
+            self._c.commit(offsets=tps, asynchronous=asynchronous)
         except KafkaException as e:
             raise BrokerError(f"commit failed: {e.args[0].str() if e.args else e}") from e
 

@@ -263,7 +263,8 @@ class MemoryConsumer:
                     return out
                 self._b._cond.wait(remaining)
 
-    def commit(self, offsets: dict[TopicPartition, int]) -> None:
+    def commit(self, offsets: dict[TopicPartition, int], *, asynchronous: bool = False) -> None:
+        # In memory a commit is immediate either way.
         with self._b._cond:
             self._sync()
             g = self._b._groups[self._group]

@@ -64,6 +64,10 @@ class Warehouse:
         # paid every few refreshes or at close rather than inside each one. Durability is unchanged.
         self.con.execute(f"SET wal_autocheckpoint = '{WAL_AUTOCHECKPOINT}'").fetchall()
         self._lock = threading.Lock()
+        # Bronze tables append_bronze has seen exist. Every append looked the table up in the catalog
+        # while holding the lock the other ingesters and the silver refresher wait on; nothing in the
+        # twin drops a bronze table, and a failed append forgets the name so the retry looks again.
+        self._bronze_known: set[str] = set()
         for schema in MEDALLION_SCHEMAS:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}").fetchall()
 
@@ -110,7 +114,7 @@ class Warehouse:
         if n == 0:
             return 0
         with self._lock:
-            exists = table in self.tables("bronze")
+            exists = table in self._bronze_known or table in self.tables("bronze")
             if offsets is None:
                 start = 0
                 if exists:
@@ -165,7 +169,11 @@ class Warehouse:
                                AND b._offset = seen._offset""",
                         params,
                     ).fetchall()
+                self._bronze_known.add(table)
                 return int(inserted[0][0])
+            except BaseException:
+                self._bronze_known.discard(table)
+                raise
             finally:
                 self.con.unregister("_bronze_rows")
 

@@ -73,8 +73,8 @@ def _watermarks(wh: _Db) -> dict[str, datetime | None]:
     return {r[0]: r[1] for r in rows}
 
 
-def _silver_watermarks(wh: _Db) -> dict[str, datetime]:
-    if _SILVER_MARKS not in wh.tables(META_SCHEMA):
+def _silver_watermarks(wh: _Db, *, exists: bool = False) -> dict[str, datetime]:
+    if not exists and _SILVER_MARKS not in wh.tables(META_SCHEMA):
         return {}
     rows = wh.con.execute(
         f"SELECT bronze_table, merged_through FROM {META_SCHEMA}.{_SILVER_MARKS}"
@@ -220,45 +220,96 @@ class _Session:
         return [r[0] for r in rows]
 
 
+def _merge_feed(db: _Db, spec: ModelSpec, table: str, since: datetime | None, through: datetime) -> int:
+    """`_merge` for refresh_silver, in three statements instead of about ten: the bronze delta is a
+    subquery of the model's SQL, one pass ranks candidates and the current rows of their keys together,
+    and only what changes is written (the current rows that lost, the candidates that won). Same result
+    as `_merge`: a current row that wins stays as it is rather than being deleted and inserted again.
+    Nothing downstream reads a winners table here, so none is kept. Returns the candidate count."""
+    source = f'"bronze"."{table}"'
+    if source not in spec.sql:
+        raise WarehouseError(f"{spec.relation}: compiled SQL does not read {source}")
+    bounds = "_ingested_at <= $through" + (" AND _ingested_at > $since" if since is not None else "")
+    params: dict[str, object] = {"through": through} | ({"since": since} if since is not None else {})
+    sql = spec.sql.replace(source, f"(SELECT * FROM bronze.{table} WHERE {bounds})")
+    key = ", ".join(spec.natural_key)
+    on = " AND ".join(f"s.{k} IS NOT DISTINCT FROM c.{k}" for k in spec.natural_key)
+    con = db.con
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _twin_feed_merge AS
+            WITH _twin_c AS MATERIALIZED ({sql}),
+            _twin_all AS (
+                SELECT *, NULL::BIGINT AS _twin_rowid FROM _twin_c
+                UNION ALL BY NAME
+                SELECT s.rowid AS _twin_rowid, s.* FROM {spec.relation} s SEMI JOIN _twin_c c ON {on}
+            )
+            SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {spec.version_order}) = 1 AS _twin_win
+            FROM _twin_all""",
+        params,
+    ).fetchall()
+    con.execute(
+        f"DELETE FROM {spec.relation} WHERE rowid IN "
+        "(SELECT _twin_rowid FROM _twin_feed_merge WHERE _twin_rowid IS NOT NULL AND NOT _twin_win)"
+    ).fetchall()
+    con.execute(
+        f"""INSERT INTO {spec.relation} BY NAME
+            SELECT * EXCLUDE (_twin_rowid, _twin_win) FROM _twin_feed_merge
+            WHERE _twin_win AND _twin_rowid IS NULL"""
+    ).fetchall()
+    return int(
+        con.execute("SELECT count(*) FROM _twin_feed_merge WHERE _twin_rowid IS NULL").fetchall()[0][0]
+    )
+
+
 def refresh_silver(wh: Warehouse) -> RefreshStats:
     """Merge bronze rows appended since the last refresh into silver's event feeds, and nothing else.
 
     One transaction, like `refresh_gold`, cheap enough to run every second while streaming. Only its
     start holds the warehouse lock: the snapshot it reads is taken there, when no append stands between
-    taking its ingestion time and committing, so no row at or below the new watermark can commit later."""
+    taking its ingestion time and committing, so no row at or below the new watermark can commit later.
+    Feeds whose bronze table did not grow cost one aggregate and nothing else."""
     started = time.perf_counter()
     new: dict[str, int] = {}
     merged: dict[str, int] = {}
     db = _Session(wh)
     try:
-        with wh._lock:
-            feeds = [s for s in recorded_models(wh) if s.refresh == "merge" and s.source_table]
+        # Read outside the lock: the appends wait on it, and parsing the recorded models is not free.
+        feeds = [s for s in recorded_models(db) if s.refresh == "merge" and s.source_table]
+        # One catalog lookup for both schemas (information_schema costs several ms a query).
+        present = {
+            (schema, name)
+            for schema, name in db.con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE schema_name IN (?, 'bronze')",
+                [META_SCHEMA],
+            ).fetchall()
+        }
+        if (META_SCHEMA, _SILVER_MARKS) not in present:
             db.con.execute(
                 f"CREATE TABLE IF NOT EXISTS {META_SCHEMA}.{_SILVER_MARKS} "
                 "(bronze_table VARCHAR PRIMARY KEY, merged_through TIMESTAMP)"
             ).fetchall()
+        feeds = [s for s in feeds if ("bronze", s.source_table) in present]
+        with wh._lock:
             db.con.execute("BEGIN TRANSACTION").fetchall()
             marks = _watermarks(db)
-            silver_marks = _silver_watermarks(db)
-            present = set(db.tables("bronze"))
-            todo: list[tuple[ModelSpec, str, datetime | None, datetime]] = []
+            silver_marks = _silver_watermarks(db, exists=True)
+            sinces: dict[str, datetime | None] = {}
             for spec in feeds:
                 table = spec.source_table or ""
-                if table not in present:
-                    continue
                 ahead = _ahead(silver_marks.get(table), marks.get(table))
-                since = silver_marks[table] if ahead else marks.get(table)
-                n, high = _new_rows(db, table, since)
-                if n and high is not None:
-                    new[table] = n
-                    todo.append((spec, table, since, high))
+                sinces[table] = silver_marks[table] if ahead else marks.get(table)
+            grown = _grown(db, sinces)
+        todo: list[tuple[ModelSpec, str, datetime | None, datetime]] = []
+        for spec in feeds:
+            table = spec.source_table or ""
+            if table in grown:
+                todo.append((spec, table, sinces[table], grown[table][1]))
+        new = {table: grown[table][0] for _, table, _, _ in todo}
         try:
             for spec, table, since, high in todo:
-                delta = _bronze_delta(db, table, since, high)
-                merged[spec.relation], winners = _merge(db, spec, f'"bronze"."{table}"', delta)
-                db.con.execute(f"DROP TABLE {winners}").fetchall()
-            db.con.execute(f"DROP TABLE IF EXISTS {_DELTA}").fetchall()
+                merged[spec.relation] = _merge_feed(db, spec, table, since, high)
             if todo:
+                db.con.execute("DROP TABLE IF EXISTS _twin_feed_merge").fetchall()
                 db.con.executemany(
                     f"INSERT OR REPLACE INTO {META_SCHEMA}.{_SILVER_MARKS} VALUES (?, ?)",
                     [[table, high] for _, table, _, high in todo],
@@ -270,6 +321,20 @@ def refresh_silver(wh: Warehouse) -> RefreshStats:
     finally:
         db.con.close()
     return RefreshStats(new_bronze_rows=new, merged=merged, rebuilt=[], seconds=time.perf_counter() - started)
+
+
+def _grown(db: _Db, sinces: dict[str, datetime | None]) -> dict[str, tuple[int, datetime]]:
+    """Per bronze table with rows past its watermark: (how many, the newest ingestion time). One
+    statement for every feed instead of one each."""
+    if not sinces:
+        return {}
+    parts, params = [], []
+    for table, since in sinces.items():
+        where = "WHERE _ingested_at > ?" if since is not None else ""
+        parts.append(f"SELECT ? AS t, count(*) AS n, max(_ingested_at) AS high FROM bronze.{table} {where}")
+        params += [table] + ([since] if since is not None else [])
+    rows = db.con.execute(" UNION ALL ".join(parts), params).fetchall()
+    return {t: (int(n), high) for t, n, high in rows if n and high is not None}
 
 
 def refresh_gold(wh: Warehouse) -> RefreshStats:
