@@ -19,14 +19,26 @@ def _available() -> list[str]:
 def register(app: typer.Typer) -> None:
     @app.command(
         "bench",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        # --help is handled here, not by click: after a benchmark's name it belongs to that benchmark
+        # (`twin bench ingest --help` prints the benchmark's own options), before one it is ours.
+        context_settings={
+            "allow_extra_args": True,
+            "ignore_unknown_options": True,
+            "help_option_names": [],
+        },
     )
     def bench(
         ctx: typer.Context,
-        name: str = typer.Argument(..., help="Which benchmark: see `twin bench list`, or `all`."),
+        name: str | None = typer.Argument(
+            None, help="Which benchmark: see `twin bench list`, or `all`.", show_default=False
+        ),
     ) -> None:
-        """Run a benchmark behind BENCHMARKS.md; extra arguments go to the benchmark (try `--help`)."""
+        """Run a benchmark behind BENCHMARKS.md; extra arguments go to it (`twin bench NAME --help`)."""
         names = _available()
+        if name is None or name in ("--help", "-h"):
+            typer.echo(ctx.get_help())
+            typer.echo(f"\nBenchmarks: {', '.join(names)}")
+            raise typer.Exit(0 if name else 2)
         if name == "list":
             for n in names:
                 typer.echo(n)
