@@ -37,6 +37,15 @@ def _ident(name: str) -> str:
     return name
 
 
+def table_names(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    """The tables and views of `schema`, sorted, as seen by `con` (a warehouse's connection or a cursor)."""
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
+        [_ident(schema)],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def _offset_ranges(partitions: pa.Array, offsets: pa.Array) -> str:
     """A SQL predicate covering each partition's [min, max] offset in the batch (integers only)."""
     ranges = (
@@ -81,11 +90,7 @@ class Warehouse:
         self.close()
 
     def tables(self, schema: str) -> list[str]:
-        rows = self.con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
-            [_ident(schema)],
-        ).fetchall()
-        return [r[0] for r in rows]
+        return table_names(self.con, schema)
 
     def count(self, qualified: str) -> int:
         schema, table = qualified.split(".", 1)

@@ -33,7 +33,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from twin.warehouse.catalog import META_SCHEMA, ModelSpec, recorded_models
-from twin.warehouse.engine import Warehouse, WarehouseError
+from twin.warehouse.engine import Warehouse, WarehouseError, table_names
 
 _DELTA = "_twin_bronze_delta"
 
@@ -87,6 +87,13 @@ def _ahead(silver: datetime | None, gold: datetime | None) -> bool:
     return silver is not None and (gold is None or silver > gold)
 
 
+def _merged_mark(
+    table: str, gold: dict[str, datetime | None], silver: dict[str, datetime]
+) -> datetime | None:
+    """Through which ingestion time `table`'s rows are in silver: the later of the two refreshes' marks."""
+    return silver[table] if _ahead(silver.get(table), gold.get(table)) else gold.get(table)
+
+
 def merged_through(wh: Warehouse) -> dict[str, datetime | None]:
     """Per bronze table, the ingestion time through which its rows have been merged into silver (by
     either refresh): a streaming reader's "visible in silver" line."""
@@ -96,10 +103,7 @@ def merged_through(wh: Warehouse) -> dict[str, datetime | None]:
         silver = _silver_watermarks(db)
     finally:
         db.con.close()
-    return {
-        t: silver[t] if _ahead(silver.get(t), marks.get(t)) else marks.get(t)
-        for t in marks.keys() | silver.keys()
-    }
+    return {t: _merged_mark(t, marks, silver) for t in marks.keys() | silver.keys()}
 
 
 def _new_rows(wh: _Db, table: str, since: datetime | None) -> tuple[int, datetime | None]:
@@ -214,10 +218,7 @@ class _Session:
         self.con = wh.con.cursor()
 
     def tables(self, schema: str) -> list[str]:
-        rows = self.con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
-        ).fetchall()
-        return [r[0] for r in rows]
+        return table_names(self.con, schema)
 
 
 def _merge_feed(db: _Db, spec: ModelSpec, table: str, since: datetime | None, through: datetime) -> int:
@@ -293,11 +294,11 @@ def refresh_silver(wh: Warehouse) -> RefreshStats:
             db.con.execute("BEGIN TRANSACTION").fetchall()
             marks = _watermarks(db)
             silver_marks = _silver_watermarks(db, exists=True)
-            sinces: dict[str, datetime | None] = {}
-            for spec in feeds:
-                table = spec.source_table or ""
-                ahead = _ahead(silver_marks.get(table), marks.get(table))
-                sinces[table] = silver_marks[table] if ahead else marks.get(table)
+            sinces = {
+                s.source_table: _merged_mark(s.source_table, marks, silver_marks)
+                for s in feeds
+                if s.source_table
+            }
             grown = _grown(db, sinces)
         todo: list[tuple[ModelSpec, str, datetime | None, datetime]] = []
         for spec in feeds:
