@@ -205,6 +205,14 @@ def _table_types(cur: duckdb.DuckDBPyConnection, governed: dict[str, str]) -> di
 # Distinct statements a session keeps checked and parsed before starting over.
 _PER_SESSION = 1024
 
+
+def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
+    """Keep `value` under `key`, starting the cache over once it holds `_PER_SESSION` entries."""
+    if len(cache) >= _PER_SESSION:
+        cache.clear()
+    cache[key] = value
+
+
 # (root, generation, view, session context) → the specialised SELECT: computed once per role scope.
 _special: dict[tuple[int, int, str, str], str] = {}
 
@@ -345,9 +353,7 @@ class SecureSession:
                     # Maybe loaded since the catalog was read (twin warehouse load): reload once, recheck.
                     self._install(_governance(self._root, self._cur, force=True))
                     checked = check(sql, self._catalog)
-                if len(self._checked) >= _PER_SESSION:
-                    self._checked.clear()
-                self._checked[sql] = checked
+                _remember(self._checked, sql, checked)
             if checked.query_history:
                 if HISTORY_ROLE not in self.active_roles:
                     raise QueryDenied(f"query_history is readable by {HISTORY_ROLE} only")
@@ -377,9 +383,7 @@ class SecureSession:
         if stmt is None:
             parsed = self._cur.extract_statements(sql)
             stmt = parsed[0] if len(parsed) == 1 else sql
-            if len(self._parsed) >= _PER_SESSION:
-                self._parsed.clear()
-            self._parsed[sql] = stmt
+            _remember(self._parsed, sql, stmt)
         return stmt
 
     def _register_history(self) -> None:
