@@ -324,6 +324,7 @@ class _Sim:
                 # calibrated refreshes do not touch the data; measured ones do, so they start a version
                 version = self.refreshes["done"] if self.opts.measured else 0
                 memo = (self._key(scope, op_name, op.sql, params), version)
+                failure: Denied | Failed | None = None
                 try:
                     outcome = self._reused.get(memo) if self.opts.reuse_results else None
                     if outcome is None:
@@ -333,13 +334,14 @@ class _Sim:
                             self._reused[memo] = outcome
                 except (Denied, Failed) as e:
                     self.real_calls += 1
-                    self.platform_s += time.perf_counter() - w0
-                    self.platform_cpu_s += time.process_time() - c0
-                    yield env.timeout(net_s)
-                    rec.error(op_name, env.now, denied=isinstance(e, Denied))
-                    return
+                    failure = e
+                # charged before any yield: other processes run while this one waits in virtual time
                 self.platform_s += time.perf_counter() - w0
                 self.platform_cpu_s += time.process_time() - c0
+                if failure is not None:
+                    yield env.timeout(net_s)
+                    rec.error(op_name, env.now, denied=isinstance(failure, Denied))
+                    return
                 service = outcome.duration_s if self.opts.measured else self.service[op_name](rng)
                 rec.misses_at.append((env.now, service))
                 yield env.timeout(service)
