@@ -271,6 +271,8 @@ def _fakesnow_child(parquet: str, sample: list[str]) -> None:
 
 
 def render(r: dict[str, Any], args: argparse.Namespace, source: str) -> str:
+    import duckdb
+
     lk, ag = r["lookup"], r["agg"]
 
     def row(name: str, d: dict[str, float]) -> str:
@@ -286,7 +288,8 @@ def render(r: dict[str, Any], args: argparse.Namespace, source: str) -> str:
         f"`twin bench governance --lookups {args.lookups} --aggs {args.aggs}` — 2 cores, 24 GiB, "
         f"{date.today().isoformat()}; warehouse at scale {args.scale:g} "
         f"({r['customers']:,} customers in "
-        f"gold.customer_360), shipped policies applied; Python {platform.python_version()}, DuckDB 2.0.0, "
+        f"gold.customer_360), shipped policies applied; Python {platform.python_version()}, "
+        f"DuckDB {duckdb.__version__}, "
         f"sqlglot {r['sqlglot']}; load average (1 min) {r['load_start']:.1f} at the start, "
         f"{r['load_end']:.1f} at the end. Each query kind is interleaved call by call; medians.",
         "",
