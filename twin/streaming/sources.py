@@ -250,6 +250,9 @@ def produce(
         if progress:
             progress(sent)
         if sent < total:
-            sleep(max(0.0, min(tick_s, start + sent / rate - clock())))
+            # Until a tick's worth is due, not just the next event: waking per event (every 0.1 ms at
+            # 10,000/s) cost the producer 3.6x the CPU and woke librdkafka's threads as often.
+            next_due = start + (sent + max(1.0, rate * tick_s)) / rate
+            sleep(max(0.0, min(tick_s, next_due - clock())))
     producer.flush()
     return ProduceReport(source.name, sent, dups, late, clock() - start)
