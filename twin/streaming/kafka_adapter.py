@@ -38,7 +38,10 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,
     "acks": "all",
     "partitioner": "murmur2_random",
-    "linger.ms": 5,
+    # 20 ms rather than librdkafka's 5: four times fewer, fuller produce requests. On one 2-core machine the
+    # broker's CPU per request is what delays everyone's reads; 15 ms more of batching is nothing
+    # against a 2 s freshness target.
+    "linger.ms": 20,
     "compression.type": "lz4",
 }
 CONSUMER_DEFAULTS: dict[str, Any] = {
@@ -54,6 +57,10 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     # Measured at 12,600 events/s: produce → bronze p50 0.46 s vs 0.90 s. A busy consumer's fetches
     # return full long before either wait.
     "fetch.wait.max.ms": 50,
+    # ... or as soon as 64 KiB is there, not at the first byte: a caught-up consumer otherwise sends a
+    # fetch per produce request. Together with the producer's linger this took produce → silver p99
+    # from 2.6 s and 1.8 s to 1.2 s and 1.0 s in side-by-side runs at 12,600 events/s.
+    "fetch.min.bytes": 64 * 1024,
 }
 
 
