@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twin.warehouse.engine import Warehouse
+from twin.warehouse.engine import Warehouse, offset_ranges
 
 
 def _append(wh: Warehouse, keys: list[tuple[int, int]], topic: str = "t") -> int:
@@ -63,3 +63,9 @@ def test_a_bronze_table_dropped_behind_its_back_fails_one_append_and_the_retry_r
         _append(wh, [(0, 1)])
     assert _append(wh, [(0, 1)]) == 1
     assert wh.count("bronze.x") == 1
+
+
+def test_offset_ranges_are_per_partition_min_and_max_in_any_order() -> None:
+    partitions = pa.array([3, 0, 3, 0, 7, 3], pa.int32())
+    offsets = pa.array([12, 5, 10, 9, 0, 11], pa.int64())
+    assert offset_ranges(partitions, offsets) == {3: (10, 12), 0: (5, 9), 7: (0, 0)}

@@ -29,7 +29,7 @@ from twin.streaming.decode import BatchDecoder, Decoded
 from twin.streaming.dlq import dead_letter, send_dead_letter
 from twin.streaming.polled import Polled
 from twin.streaming.port import Broker, BrokerError, Producer, TopicPartition
-from twin.warehouse.engine import Warehouse
+from twin.warehouse.engine import Warehouse, offset_ranges
 
 # Source name → (topic, bronze table). Bronze table names are shared with the fixture loader.
 INGEST_SOURCES: dict[str, tuple[str, str]] = {
@@ -330,11 +330,8 @@ class Ingester:
         """Last offset + 1 per partition over every record of the batch, dead letters included."""
         if not len(partitions):
             return {}
-        keys = pa.table({"p": partitions, "o": offsets})
-        return {
-            TopicPartition(self.spec.name, int(row["p"])): int(row["o_max"]) + 1
-            for row in keys.group_by("p").aggregate([("o", "max")]).to_pylist()
-        }
+        ranges = offset_ranges(partitions, offsets)
+        return {TopicPartition(self.spec.name, p): hi + 1 for p, (_, hi) in ranges.items()}
 
     # -- drivers ---------------------------------------------------------------------------------
     def step(self) -> None:

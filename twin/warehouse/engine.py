@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 MEDALLION_SCHEMAS = ("bronze", "silver", "gold")
 WAL_AUTOCHECKPOINT = "1GB"
@@ -46,17 +47,23 @@ def table_names(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def offset_ranges(partitions: pa.Array, offsets: pa.Array) -> dict[int, tuple[int, int]]:
+    """Each partition's (min, max) offset in a batch. A mask per partition (a dozen or so per topic) in
+    numpy: Arrow's group_by costs 0.3 ms to set up, which is most of a small streaming batch's."""
+    p = partitions.to_numpy(zero_copy_only=False)
+    o = offsets.to_numpy(zero_copy_only=False)
+    out: dict[int, tuple[int, int]] = {}
+    for part in pc.unique(partitions).to_pylist():
+        mine = o[p == part]
+        out[int(part)] = (int(mine.min()), int(mine.max()))
+    return out
+
+
 def _offset_ranges(partitions: pa.Array, offsets: pa.Array) -> str:
     """A SQL predicate covering each partition's [min, max] offset in the batch (integers only)."""
-    ranges = (
-        pa.table({"p": partitions, "o": offsets})
-        .group_by("p")
-        .aggregate([("o", "min"), ("o", "max")])
-        .to_pylist()
-    )
     return " OR ".join(
-        f"(_partition = {int(r['p'])} AND _offset BETWEEN {int(r['o_min'])} AND {int(r['o_max'])})"
-        for r in ranges
+        f"(_partition = {p} AND _offset BETWEEN {lo} AND {hi})"
+        for p, (lo, hi) in offset_ranges(partitions, offsets).items()
     )
 
 
