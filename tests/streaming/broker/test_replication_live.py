@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,21 @@ def _create_topic(bootstrap: str, topic: str) -> None:
         [NewTopic(topic, PARTITIONS, replication_factor=3, config={"min.insync.replicas": "2"})]
     )
     futures[topic].result(30)
+
+
+def _topic_metadata(bootstrap: str, topic: str, timeout_s: float = 30.0) -> Any:
+    """The topic's metadata once every partition has a leader: a broker that has not caught up with the
+    controller yet answers for a topic just created with no partitions (or no leader) for a moment."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + timeout_s
+    while True:
+        meta = admin.list_topics(topic, timeout=10).topics[topic]
+        ready = len(meta.partitions) == PARTITIONS and all(p.leader >= 0 for p in meta.partitions.values())
+        if ready or time.monotonic() > deadline:
+            return meta
+        time.sleep(0.2)
 
 
 def _read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0) -> list[int]:
@@ -53,9 +69,8 @@ def test_acknowledged_messages_survive_killing_a_broker(kafka_cluster3: LocalKaf
     topic = f"replicated-{uuid.uuid4().hex[:8]}"
     _create_topic(bootstrap, topic)
 
-    from confluent_kafka.admin import AdminClient
-
-    meta = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10).topics[topic]
+    meta = _topic_metadata(bootstrap, topic)
+    assert len(meta.partitions) == PARTITIONS
     assert all(len(p.replicas) == 3 for p in meta.partitions.values())
     victim = meta.partitions[0].leader - 1  # node index of partition 0's leader
 
