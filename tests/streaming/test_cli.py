@@ -81,7 +81,10 @@ def test_cli_apply_produce_ingest_replay_end_to_end(kafka_cluster: Any, twin_hom
         ],
     )
     assert ingested.exit_code == 0, ingested.output
-    out = json.loads(ingested.output[ingested.output.index("{") :])
+    # Not a terminal: the status comes as log lines, the last one whole and on its own line.
+    assert ingested.stderr.endswith("\n")
+    assert f"crm_signals_raw: {sent:,} rows, 0 dlq, stopped" in ingested.stderr.splitlines()[-1]
+    out = json.loads(ingested.stdout)
     assert out["crm_signals_raw"]["written"] == sent
     replayed = runner.invoke(
         app, ["dlq", "replay", "--database", str(db), "--idle", "1", *b, "--format", "json"]

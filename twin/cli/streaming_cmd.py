@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -281,16 +282,28 @@ def register(app: typer.Typer) -> None:
             el = time.monotonic() - started
             return f"[{el:5.0f}s] {total / max(el, 1e-9):,.0f} rows/s | " + " | ".join(parts)
 
+        status = Console(stderr=True)
+
+        def wait_for_threads(show: Callable[[str], None], every_s: float) -> None:
+            shown = time.monotonic()
+            while any(t.is_alive() for t in threads):
+                if duration is not None and time.monotonic() - started >= duration:
+                    stop.set()
+                if time.monotonic() - shown >= every_s:
+                    show(line())
+                    shown = time.monotonic()
+                time.sleep(0.25)
+
         try:
-            with Live(
-                line(), console=Console(stderr=True), refresh_per_second=4, transient=fmt == "json"
-            ) as live:
-                while any(t.is_alive() for t in threads):
-                    if duration is not None and time.monotonic() - started >= duration:
-                        stop.set()
+            if status.is_terminal:
+                with Live(line(), console=status, refresh_per_second=4, transient=fmt == "json") as live:
+                    wait_for_threads(live.update, 0.0)
                     live.update(line())
-                    time.sleep(0.25)
-                live.update(line())
+            else:
+                # Piped or in CI: a line every 10 s, as a log, instead of a live line that only a terminal
+                # can redraw (rich would print it once, at the end, without its newline).
+                wait_for_threads(lambda text: status.print(text, soft_wrap=True), 10.0)
+                status.print(line(), soft_wrap=True)
         except KeyboardInterrupt:
             stop.set()
         stop.set()
