@@ -106,14 +106,6 @@ def merged_through(wh: Warehouse) -> dict[str, datetime | None]:
     return {t: _merged_mark(t, marks, silver) for t in marks.keys() | silver.keys()}
 
 
-def _new_rows(wh: _Db, table: str, since: datetime | None) -> tuple[int, datetime | None]:
-    where, params = ("WHERE _ingested_at > ?", [since]) if since is not None else ("", [])
-    n, high = wh.con.execute(
-        f"SELECT count(*), max(_ingested_at) FROM bronze.{table} {where}", params
-    ).fetchall()[0]
-    return int(n), high
-
-
 def _merge(wh: _Db, spec: ModelSpec, source: str, delta: str) -> tuple[int, str]:
     """Run `spec`'s SQL with `source` (a quoted relation it reads) replaced by the `delta` rows, and merge
     the result into the model by natural key and version order. Returns the candidate count and the
@@ -345,12 +337,9 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
     with wh._lock:
         marks = _watermarks(wh)
         silver_marks = _silver_watermarks(wh)
-        new: dict[str, int] = {}
-        highs: dict[str, datetime] = {}
-        for table in wh.tables("bronze"):
-            n, high = _new_rows(wh, table, marks.get(table))
-            if n and high is not None:
-                new[table], highs[table] = n, high
+        grown = _grown(wh, {table: marks.get(table) for table in wh.tables("bronze")})
+        new = {table: n for table, (n, _) in grown.items()}
+        highs = {table: high for table, (_, high) in grown.items()}
         dirty = {f"bronze.{t}" for t in new}
         merged: dict[str, int] = {}
         deltas: dict[str, str] = {}
