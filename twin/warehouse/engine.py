@@ -128,13 +128,7 @@ class Warehouse:
         with self._lock:
             exists = table in self._bronze_known or table in self.tables("bronze")
             if offsets is None:
-                start = 0
-                if exists:
-                    rows = self.con.execute(
-                        f"SELECT coalesce(max(_offset) + 1, 0) FROM bronze.{table} WHERE _topic = ?",
-                        [topic],
-                    ).fetchall()
-                    start = int(rows[0][0])
+                start = self._next_file_offset(table, topic) if exists else 0
                 offsets = pa.array(range(start, start + n), pa.int64())
                 partitions = pa.array([0] * n, pa.int32())
             elif partitions is None:
@@ -221,12 +215,7 @@ class Warehouse:
         table = _ident(table)
         topic = f"file:{source}"
         exists = table in self.tables("bronze")
-        start = 0
-        if exists:
-            rows = self.con.execute(
-                f"SELECT coalesce(max(_offset) + 1, 0) FROM bronze.{table} WHERE _topic = ?", [topic]
-            ).fetchall()
-            start = int(rows[0][0])
+        start = self._next_file_offset(table, topic) if exists else 0
         now = datetime.now(UTC).replace(tzinfo=None)
         # file_row_number is the row's position in the file: the offset the Arrow path assigns.
         select = (
@@ -245,6 +234,13 @@ class Warehouse:
         except (duckdb.IOException, duckdb.InvalidInputException) as exc:
             raise WarehouseError(f"corrupt fixture file {path}: {exc}") from exc
         return int(inserted[0][0])
+
+    def _next_file_offset(self, table: str, topic: str) -> int:
+        """Where a file load's offsets continue: past the last row loaded under `topic` (partition 0)."""
+        rows = self.con.execute(
+            f"SELECT coalesce(max(_offset) + 1, 0) FROM bronze.{table} WHERE _topic = ?", [topic]
+        ).fetchall()
+        return int(rows[0][0])
 
     def update_bronze(self, table: str, *args: object, **kwargs: object) -> None:
         raise BronzeIsAppendOnly(
