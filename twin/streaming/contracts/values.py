@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Value(BaseModel):
@@ -77,15 +77,33 @@ class EntitlementDeadLetter(_Value):
     failed_at: datetime
 
 
-class IngestDeadLetter(_Value):
-    """A message the ingester could not land in bronze: where it came from, why, and its exact bytes."""
+# A dead letter must fit on the broker whatever it carries: these caps keep an encoded letter under
+# 100 KiB (Kafka's default message.max.bytes is 1,048,588). Bigger payloads are kept in the warehouse.
+INLINE_PAYLOAD_MAX_BYTES = 64 * 1024
+DEAD_LETTER_REASON_MAX_CHARS = 2_000
+DEAD_LETTER_KEY_MAX_CHARS = 1_024
+_INLINE_B64_MAX_CHARS = (INLINE_PAYLOAD_MAX_BYTES + 2) // 3 * 4
 
-    source_topic: str
+
+class IngestDeadLetter(_Value):
+    """A message the ingester could not land in bronze: where it came from, why, and its exact bytes:
+    inline (`original_b64`, `key_b64`) when small, else by reference (`payload_sha256`, `payload_bytes`)
+    to the warehouse's dead-letter payload table, keyed by (source_topic, partition, offset)."""
+
+    source_topic: str = Field(max_length=249)  # Kafka's own limit on a topic name
     partition: int = Field(ge=0)
     offset: int = Field(ge=0)
-    reason: str
-    key_b64: str | None = None
-    original_b64: str
-    ingester: str
+    reason: str = Field(max_length=DEAD_LETTER_REASON_MAX_CHARS)
+    key_b64: str | None = Field(default=None, max_length=DEAD_LETTER_KEY_MAX_CHARS)
+    original_b64: str | None = Field(default=None, max_length=_INLINE_B64_MAX_CHARS)
+    payload_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    payload_bytes: int | None = Field(default=None, ge=0)
+    ingester: str = Field(max_length=200)
     attempts: int = Field(default=1, ge=1)
     failed_at: datetime
+
+    @model_validator(mode="after")
+    def _payload_inline_or_referenced(self) -> IngestDeadLetter:
+        if (self.original_b64 is None) == (self.payload_sha256 is None):
+            raise ValueError("a dead letter carries exactly one of original_b64 or payload_sha256")
+        return self
