@@ -10,6 +10,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from twin.domain.entities import LABEL_MAX_LEN, business_date, business_time, ident
+
 
 class _Value(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -22,21 +24,21 @@ class Severity(StrEnum):
 
 
 class RiskAlert(_Value):
-    alert_id: str
-    fund_id: str
-    metric: str
-    value: float
-    threshold: float
+    alert_id: str = ident()
+    fund_id: str = ident()
+    metric: str = Field(min_length=1, max_length=LABEL_MAX_LEN)
+    value: float = Field(allow_inf_nan=False)
+    threshold: float = Field(allow_inf_nan=False)
     severity: Severity
-    raised_at: datetime
+    raised_at: datetime = business_time()
 
 
 class PerformanceMetric(_Value):
-    fund_id: str
-    as_of: date
-    period: str
-    total_return: float
-    benchmark_return: float | None = None
+    fund_id: str = ident()
+    as_of: date = business_date()
+    period: str = Field(min_length=1, max_length=LABEL_MAX_LEN)
+    total_return: float = Field(allow_inf_nan=False)
+    benchmark_return: float | None = Field(default=None, allow_inf_nan=False)
 
 
 class ChangeType(StrEnum):
@@ -49,23 +51,23 @@ class ChangeType(StrEnum):
 class OpportunityChange(_Value):
     """Salesforce Change Data Capture for Opportunity (the fields the platform reads)."""
 
-    record_id: str
+    record_id: str = ident()
     change_type: ChangeType
-    account_id: str
-    stage_name: str | None = None
-    amount: Decimal | None = None
-    close_date: date | None = None
-    commit_timestamp: datetime
+    account_id: str = ident()
+    stage_name: str | None = Field(default=None, max_length=LABEL_MAX_LEN)
+    amount: Decimal | None = Field(default=None, ge=0)
+    close_date: date | None = business_date(default=None)
+    commit_timestamp: datetime = business_time()
 
 
 class ContractChange(_Value):
-    record_id: str
+    record_id: str = ident()
     change_type: ChangeType
-    account_id: str
-    status: str | None = None
-    start_date: date | None = None
-    end_date: date | None = None
-    commit_timestamp: datetime
+    account_id: str = ident()
+    status: str | None = Field(default=None, max_length=LABEL_MAX_LEN)
+    start_date: date | None = business_date(default=None)
+    end_date: date | None = business_date(default=None)
+    commit_timestamp: datetime = business_time()
 
 
 class EntitlementDeadLetter(_Value):
