@@ -60,7 +60,12 @@ def test_an_800kb_poison_event_on_real_kafka_is_dead_lettered_and_never_stalls(k
         return json.dumps(doc).encode()
 
     result = replay(
-        broker, wh, {spec.name: "trades_raw"}, idle_timeout_s=3.0, group_id=unique("replay"), repair=strip_note
+        broker,
+        wh,
+        {spec.name: "trades_raw"},
+        idle_timeout_s=3.0,
+        group_id=unique("replay"),
+        repair=strip_note,
     )
     assert result.landed == 1, result
     assert wh.count("bronze.trades_raw") == 401
