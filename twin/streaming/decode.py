@@ -6,7 +6,9 @@ derived from the topic's value model, then checks what that reader cannot (requi
 enum values, exact decimals, and the contract's constraints: string lengths, numeric and date bounds,
 finite floats, which Arrow's reader would let through as NaN or inf). Only if any of that fails does
 the batch take the slow path: each message is validated on its own with the pydantic contract (the
-authority on what is valid), so good messages still land and each bad one gets its own reason.
+authority on what is valid), so good messages still land and each bad one gets its own reason. The
+constraint checks are vectorised Arrow kernels: 1.5 ms per 50,000 trades, against ~250 ms for the parse
+of those trades (measured on the 2-core dev machine).
 
 Bronze rows are the value model's fields plus the raw-feed lineage columns `_event_id` (the CloudEvents
 id), `_emitted_at` (its `time`), `_dup_of` and `_late`.
