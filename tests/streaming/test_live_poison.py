@@ -66,6 +66,7 @@ def test_an_800kb_poison_event_on_real_kafka_is_dead_lettered_and_never_stalls(k
         idle_timeout_s=3.0,
         group_id=unique("replay"),
         repair=strip_note,
+        specs={spec.name: spec},
     )
     assert result.landed == 1, result
     assert wh.count("bronze.trades_raw") == 401
