@@ -222,3 +222,32 @@ def test_the_memory_broker_refuses_a_message_over_message_max_bytes_like_kafka()
         assert "message.max.bytes" in str(e)
     else:
         raise AssertionError("an oversized message was accepted")
+
+
+def test_letters_in_the_old_inline_only_shape_still_parse_and_the_schema_change_is_backward() -> None:
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from twin.streaming.contracts.compat import backward_problems
+    from twin.streaming.contracts.registry import json_schema
+    from twin.streaming.contracts.values import IngestDeadLetter
+    from twin.streaming.dlq import encode_dead_letter, original_record
+
+    class OldIngestDeadLetter(BaseModel):  # the contract before payloads could be kept by reference
+        model_config = ConfigDict(frozen=True, extra="forbid")
+        source_topic: str
+        partition: int = Field(ge=0)
+        offset: int = Field(ge=0)
+        reason: str
+        key_b64: str | None = None
+        original_b64: str
+        ingester: str
+        attempts: int = Field(default=1, ge=1)
+        failed_at: datetime
+
+    assert backward_problems(json_schema(OldIngestDeadLetter), json_schema(IngestDeadLetter)) == []
+    old = IngestDeadLetter(
+        source_topic=TRADES, partition=1, offset=7, reason="r", original_b64="e30=", ingester="i",
+        failed_at=datetime.now(UTC),
+    )  # fmt: skip
+    parsed = parse_dead_letter(encode_dead_letter(old, source="test"))
+    assert parsed is not None and original_record(parsed).value == b"{}"

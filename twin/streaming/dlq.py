@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,7 +56,19 @@ class DeadLetterPayloadMissing(LookupError):
     """A letter refers to a payload the warehouse does not have (or whose hash does not match)."""
 
 
+_TABLES_LOCK = threading.Lock()
+_HAVE_TABLES: weakref.WeakSet[Warehouse] = weakref.WeakSet()
+
+
 def _ensure_tables(warehouse: Warehouse) -> None:
+    # Once per warehouse, under a lock: two ingesters creating the same table at once would conflict.
+    with _TABLES_LOCK:
+        if warehouse not in _HAVE_TABLES:
+            _create_tables(warehouse)
+            _HAVE_TABLES.add(warehouse)
+
+
+def _create_tables(warehouse: Warehouse) -> None:
     con = warehouse.con.cursor()
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {DLQ_SCHEMA}").fetchall()
