@@ -11,6 +11,10 @@ two overlap). When the oldest unwritten batch is older than `lag_threshold_s`, t
 or the write has failed `max_consecutive_failures` times in a row (the circuit breaker), the consumer
 pauses its partitions. The failing batch is retried with backoff, never dropped, and consumption resumes
 once writes succeed and the queue drains.
+
+A poison message cannot hold a partition: its dead letter is bounded (a big payload is kept in the
+warehouse, see `dlq`), and if the DLQ still refuses after `dlq_max_attempts`, the letters are spooled in
+the warehouse and the batch commits; no message is lost and no offset commits before a durable record.
 """
 
 from __future__ import annotations
