@@ -76,3 +76,103 @@ def test_keyed_sql_needs_one_placeholder(small_text: str) -> None:
 def test_yaml_syntax_error_has_a_line() -> None:
     (p,) = _problems("name: x\nduration: [1h\n")
     assert p.startswith("s.yaml: line ")
+
+
+# -- input limits: refused before any work, naming the field, its line and the limit ------------------
+
+
+def _line(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+def test_a_billion_personas_is_refused_naming_field_line_and_limit(small_text: str) -> None:
+    text = small_text.replace("count: 40", "count: 1000000000")
+    (p,) = _problems(text)
+    assert p.startswith(f"s.yaml:{_line(text, 'count: 1000000000')}: personas[0].count:")
+    assert "1,000,000,000 simulated users" in p and "limit of 100,000" in p
+
+
+def test_many_persona_entries_are_refused_by_their_total(small_text: str) -> None:
+    entry = small_text[small_text.index("  - name: advisor") : small_text.index("event_sources:")]
+    many = entry.replace("count: 40", "count: 60000")
+    text = small_text.replace(entry, many + many)
+    (p,) = _problems(text)
+    assert p.startswith(f"s.yaml:{_line(text, 'personas:')}: personas:")
+    assert "120,000 simulated users in all" in p and "limit of 100,000" in p
+
+
+def test_a_duration_past_the_limit_is_refused(small_text: str) -> None:
+    text = small_text.replace("duration: 30m", "duration: 3650d")
+    (p,) = _problems(text)
+    assert p.startswith(f"s.yaml:{_line(text, 'duration: 3650d')}: duration:")
+    assert "limit of 604,800 s (7 days)" in p
+
+
+def test_a_duration_override_cannot_escape_the_limit(small_text: str) -> None:
+    s = parse_scenario(small_text)
+    with pytest.raises(ScenarioError) as e:
+        s.model_copy(update={"duration": 1e9})
+    assert e.value.problems[0].startswith("duration: 1,000,000,000 s is over the limit")
+    assert s.model_copy(update={"duration": 3600.0}).duration == 3600.0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "words"),
+    [
+        ("rate: 10000}", "rate: 1e12}", "event_sources[0].rate", "limit of 1,000,000"),
+        ("requests_per_day: 400", "requests_per_day: 1e9", "personas[0].requests_per_day", "1,000,000"),
+        ("calibration_samples: 5", "calibration_samples: 1000000", "platform.calibration_samples", "1,000"),
+        ("limit: 500}", "limit: 1000000000}", "operations.client_360.key.limit", "1,000,000"),
+    ],
+)
+def test_rates_and_counts_past_their_limits_are_refused(
+    small_text: str, old: str, new: str, field: str, words: str
+) -> None:
+    text = small_text.replace(old, new)
+    problems = _problems(text)
+    assert any(p.startswith(f"s.yaml:{_line(text, new)}: {field}:") and words in p for p in problems), (
+        problems
+    )
+
+
+def test_too_many_requests_over_the_run_are_refused(small_text: str) -> None:
+    text = small_text.replace("count: 40", "count: 50000").replace("duration: 30m", "duration: 7d")
+    (p,) = _problems(text)
+    assert "requests over the run is over the limit of 20,000,000" in p
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly_naming_the_limit() -> None:
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, cur in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{cur}: &{cur} [{', '.join([f'*{prev}'] * 9)}]")
+    (p,) = _problems("\n".join(levels) + "\n")
+    assert p.startswith("s.yaml: line ") and "more than 50 YAML aliases" in p
+
+
+def test_a_few_aliases_still_work_but_a_huge_expansion_is_refused() -> None:
+    from twin.sim.yaml_lines import YamlLimitError, load_with_lines
+
+    data, _ = load_with_lines("x: &x [1, 2]\ny: [*x, *x]\n")
+    assert data == {"x": [1, 2], "y": [[1, 2], [1, 2]]}
+    # 40 aliases (under the alias limit) that still expand to 10^8 values: the walk stops.
+    levels = ["a: &a [" + ", ".join(["1"] * 10) + "]"]
+    for prev, cur in zip("abcd", "bcde", strict=True):
+        levels.append(f"{cur}: &{cur} [{', '.join([f'*{prev}'] * 10)}]")
+    with pytest.raises(YamlLimitError, match="more than 100,000 values"):
+        load_with_lines("\n".join(levels) + "\n")
+
+
+def test_deep_nesting_is_refused_not_a_crash() -> None:
+    (p,) = _problems("x: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert "nested too deeply" in p
+
+
+def test_a_scenario_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as f:
+        f.truncate(2 << 20)  # 2 MiB, sparse
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(big)
+    assert e.value.problems == [
+        "big.yaml: 2,097,152 bytes is over the 1,048,576-byte limit for a scenario file"
+    ]

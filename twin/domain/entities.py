@@ -9,13 +9,40 @@ count what silver must remove (injected duplicates) or place (late, out-of-order
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _SSN = re.compile(r"^(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}$")
+
+# Contract limits for the event feeds. An event outside them is refused at ingestion (a dead letter whose
+# reason names the field and the limit), and each topic's published JSON Schema carries them. Ids are
+# short codes (the fixtures' longest is 13 characters); business dates stay within two centuries.
+ID_MAX_LEN = 64
+TICKER_MAX_LEN = 12
+LABEL_MAX_LEN = 128
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2100, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def ident(**kw: Any) -> Any:
+    return Field(min_length=1, max_length=ID_MAX_LEN, **kw)
+
+
+def business_date(**kw: Any) -> Any:
+    # JSON Schema has no bound for a date; formatMinimum/formatMaximum is the draft keyword validators use.
+    extra = {"formatMinimum": EARLIEST_DATE.isoformat(), "formatMaximum": LATEST_DATE.isoformat()}
+    return Field(ge=EARLIEST_DATE, le=LATEST_DATE, json_schema_extra=extra, **kw)
+
+
+def business_time(**kw: Any) -> Any:
+    extra = {"formatMinimum": EARLIEST_TIME.isoformat(), "formatMaximum": LATEST_TIME.isoformat()}
+    return Field(ge=EARLIEST_TIME, le=LATEST_TIME, json_schema_extra=extra, **kw)
 
 
 class Department(StrEnum):
@@ -129,51 +156,51 @@ class Fund(_Model):
 class NavPoint(_Model):
     """One business day's net asset value per share of a fund."""
 
-    fund_id: str
-    nav_date: date
-    nav: Decimal
-    aum: Decimal
+    fund_id: str = ident()
+    nav_date: date = business_date()
+    nav: Decimal = Field(gt=0)
+    aum: Decimal = Field(ge=0)
 
 
 class Trade(_Model):
     """An executed trade; `symbol` is a fund ticker, so every trade maps to a fund and asset class."""
 
-    trade_id: str
-    account_id: str
-    symbol: str
+    trade_id: str = ident()
+    account_id: str = ident()
+    symbol: str = Field(min_length=1, max_length=TICKER_MAX_LEN)
     side: Side
-    quantity: Decimal
-    price: Decimal
-    executed_at: datetime
+    quantity: Decimal = Field(gt=0)
+    price: Decimal = Field(gt=0)
+    executed_at: datetime = business_time()
 
 
 class Position(_Model):
     """An Aladdin position snapshot: holdings of one fund in one account as of a date."""
 
-    account_id: str
-    fund_id: str
-    quantity: Decimal
-    market_value: Decimal
-    as_of: date
+    account_id: str = ident()
+    fund_id: str = ident()
+    quantity: Decimal = Field(ge=0)
+    market_value: Decimal = Field(ge=0)
+    as_of: date = business_date()
 
 
 class BalanceUpdate(_Model):
     """A cash-balance change event; for each account the update with the latest `updated_at` wins."""
 
-    account_id: str
-    balance: Decimal
-    currency: str
-    updated_at: datetime
+    account_id: str = ident()
+    balance: Decimal  # an overdrawn account has a negative balance
+    currency: str = Field(min_length=3, max_length=3)
+    updated_at: datetime = business_time()
 
 
 class CrmSignal(_Model):
     """A CRM engagement signal (meeting logged, opportunity stage change, …) for an institutional client."""
 
-    signal_id: str
-    client_id: str
-    kind: str
-    score: float
-    occurred_at: datetime
+    signal_id: str = ident()
+    client_id: str = ident()
+    kind: str = Field(min_length=1, max_length=LABEL_MAX_LEN)
+    score: float = Field(allow_inf_nan=False)
+    occurred_at: datetime = business_time()
 
 
 class DataProduct(_Model):

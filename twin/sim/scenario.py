@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,28 @@ from pydantic import (
 
 from twin.sim.durations import parse_clock, parse_duration
 from twin.sim.yaml_lines import YamlSyntaxError, line_of, load_with_lines
+
+# Limits, checked when a scenario is loaded (and when a run overrides its duration), before any work:
+# past them a run would hang the simulator or exhaust memory. Each error names the field, its line and
+# the limit. Every persona user is a SimPy process; the shipped scenarios stay far below all of these.
+MAX_SCENARIO_BYTES = 1 << 20  # 1 MiB of YAML; the shipped scenarios are under 4 KB
+MAX_DURATION_S = 7 * 86_400.0
+MAX_PERSONAS = 100_000  # simulated users over all personas
+MAX_REQUESTS_PER_DAY = 1_000_000  # per simulated user
+MAX_SIMULATED_REQUESTS = 20_000_000  # users x requests/day x days, the whole run
+MAX_EVENT_RATE = 1_000_000.0  # events/s per source
+MAX_CALIBRATION_SAMPLES = 1_000
+MAX_KEY_LIMIT = 1_000_000
+
+
+def _at_most(limit: float, what: str, hint: str) -> Any:
+    def check(v: float) -> float:
+        if v > limit:
+            raise ValueError(f"{v:,.10g} {what} is over the limit of {limit:,.10g}; {hint}")
+        return v
+
+    return check
+
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 ClockTime = Annotated[float, BeforeValidator(parse_clock)]
@@ -60,6 +83,10 @@ class PlatformConfig(_Strict):
     ingest_latency: Seconds = 1.5  # Snowpipe Streaming's 1–2 s
     calibration_samples: int = Field(20, gt=0)
 
+    _samples_limit = field_validator("calibration_samples")(
+        _at_most(MAX_CALIBRATION_SAMPLES, "calibration samples", "each one runs real queries")
+    )
+
 
 class KeySpec(_Strict):
     """Where a query's parameter comes from, and how popular each value is."""
@@ -69,6 +96,8 @@ class KeySpec(_Strict):
     popularity: Literal["zipf", "uniform"] = "zipf"
     zipf_s: float = Field(1.1, gt=0)
     limit: int = Field(5_000, gt=0)
+
+    _limit_limit = field_validator("limit")(_at_most(MAX_KEY_LIMIT, "keys", "sample fewer keys"))
 
 
 class Operation(_Strict):
@@ -104,6 +133,13 @@ class Persona(_Strict):
     profile: str | list[float] = "business_day"
     mix: dict[str, float]
 
+    _count_limit = field_validator("count")(
+        _at_most(MAX_PERSONAS, "simulated users", "each is a process: model fewer, busier users")
+    )
+    _rate_limit = field_validator("requests_per_day")(
+        _at_most(MAX_REQUESTS_PER_DAY, "requests per day per user", "use more users")
+    )
+
     @field_validator("profile")
     @classmethod
     def _known_profile(cls, v: str | list[float]) -> str | list[float]:
@@ -132,6 +168,8 @@ class EventSource(_Strict):
     name: str
     rate: float = Field(gt=0, description="events per second")
     topic: str | None = None
+
+    _rate_limit = field_validator("rate")(_at_most(MAX_EVENT_RATE, "events/s", "lower the rate"))
 
 
 FaultKind = Literal["warehouse_down", "broker_node_lost", "crm_latency", "network_latency", "region_lost"]
@@ -227,7 +265,48 @@ class Scenario(_Strict):
     def _positive(cls, v: float) -> float:
         if v <= 0:
             raise ValueError("duration must be positive")
-        return v
+        return _duration_limit(v)
+
+    def total_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(field, message) for limits on the run as a whole: all users, all requests."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        users = sum(p.count for p in self.personas)
+        if users > MAX_PERSONAS:
+            problems.append(
+                (("personas",), f"{users:,} simulated users in all is over the limit of {MAX_PERSONAS:,}")
+            )
+        requests = sum(p.count * p.requests_per_day for p in self.personas) * self.duration / 86_400
+        if requests > MAX_SIMULATED_REQUESTS:
+            problems.append(
+                (
+                    ("personas",),
+                    f"about {requests:,.0f} requests over the run is over the limit of "
+                    f"{MAX_SIMULATED_REQUESTS:,}; shorten the duration or lower count/requests_per_day",
+                )
+            )
+        return problems
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Scenario:
+        """A copy with `update` applied; a copy never escapes the limits a loaded scenario is held to
+        (a run's --duration override goes through here)."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            problems = []
+            if "duration" in update:
+                try:
+                    _duration_limit(copy.duration)
+                except ValueError as e:
+                    problems.append(f"duration: {e}")
+            problems += [f"{_dotted(loc)}: {msg}" for loc, msg in copy.total_problems()]
+            if problems:
+                raise ScenarioError(problems)
+        return copy
+
+    @model_validator(mode="after")
+    def _totals(self) -> Scenario:
+        for loc, msg in self.total_problems():
+            raise _RefError(loc, msg)
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -242,6 +321,15 @@ class Scenario(_Strict):
 
     def with_duration(self, seconds: float) -> Scenario:
         return self.model_copy(update={"duration": seconds})
+
+
+def _duration_limit(v: float) -> float:
+    if v > MAX_DURATION_S:
+        raise ValueError(
+            f"{v:,.0f} s is over the limit of {MAX_DURATION_S:,.0f} s ({MAX_DURATION_S / 86_400:.0f} days); "
+            "simulate a representative day and scale the cost model"
+        )
+    return v
 
 
 class _RefError(ValueError):
@@ -267,6 +355,11 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    size = len(text.encode())
+    if size > MAX_SCENARIO_BYTES:
+        raise ScenarioError(
+            [f"{source}: {size:,} bytes is over the {MAX_SCENARIO_BYTES:,}-byte limit for a scenario file"]
+        )
     try:
         data, lines = load_with_lines(text)
     except YamlSyntaxError as e:
@@ -293,6 +386,11 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     p = Path(path)
+    size = p.stat().st_size
+    if size > MAX_SCENARIO_BYTES:  # checked before reading: the file may be any size
+        raise ScenarioError(
+            [f"{p.name}: {size:,} bytes is over the {MAX_SCENARIO_BYTES:,}-byte limit for a scenario file"]
+        )
     return parse_scenario(p.read_text(), source=str(p.name))
 
 

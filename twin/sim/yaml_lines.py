@@ -2,6 +2,10 @@
 
 PyYAML's composer keeps each node's start mark; we walk the node tree once, building plain Python
 values and a map from the value's path (as pydantic reports it in `loc`) to its 1-based line.
+
+YAML aliases make a tiny file expand into a huge tree ("billion laughs": nine levels of ten aliases
+each is a 1 KB file and 10^9 values). So aliases are refused beyond `MAX_ALIASES`, counted as the
+composer meets them, and the walk stops after `MAX_NODES` values whatever the file did to get there.
 """
 
 from __future__ import annotations
@@ -13,24 +17,62 @@ import yaml
 Path_ = tuple[str | int, ...]
 
 
+MAX_ALIASES = 50  # the shipped scenarios use none; a few anchors for shared settings are plenty
+MAX_NODES = 100_000  # values in the expanded document; the shipped scenarios have under 500
+
+
 class YamlSyntaxError(ValueError):
     pass
 
 
+class YamlLimitError(YamlSyntaxError):
+    """The document is over one of the loader's limits; the message names the limit and the line."""
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses more than `MAX_ALIASES` alias references."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                line = self.peek_event().start_mark.line + 1
+                raise YamlLimitError(
+                    f"line {line}: more than {MAX_ALIASES} YAML aliases (*name); write the values out "
+                    "instead of expanding anchors"
+                )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
 def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=BoundedLoader)
+    except YamlLimitError:
+        raise
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise YamlSyntaxError(f"{where}{getattr(e, 'problem', None) or e}") from e
+    except RecursionError:
+        raise YamlLimitError("the document is nested too deeply") from None
     lines: dict[Path_, int] = {}
     if node is None:
         return None, lines
-    return _build(node, (), lines), lines
+    try:
+        return _build(node, (), lines), lines
+    except RecursionError:
+        raise YamlLimitError("the document is nested too deeply") from None
 
 
 def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+    if len(lines) >= MAX_NODES:
+        raise YamlLimitError(
+            f"line {node.start_mark.line + 1}: the document expands to more than {MAX_NODES:,} values"
+        )
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}

@@ -11,6 +11,10 @@ two overlap). When the oldest unwritten batch is older than `lag_threshold_s`, t
 or the write has failed `max_consecutive_failures` times in a row (the circuit breaker), the consumer
 pauses its partitions. The failing batch is retried with backoff, never dropped, and consumption resumes
 once writes succeed and the queue drains.
+
+A poison message cannot hold a partition: its dead letter is bounded (a big payload is kept in the
+warehouse, see `dlq`), and if the DLQ still refuses after `dlq_max_attempts`, the letters are spooled in
+the warehouse and the batch commits; no message is lost and no offset commits before a durable record.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from twin.streaming.contracts.topics import TopicSpec, topic
 from twin.streaming.decode import BatchDecoder, Decoded
-from twin.streaming.dlq import dead_letter, send_dead_letter
+from twin.streaming.dlq import dead_letter, send_dead_letter, spool_dead_letters
 from twin.streaming.polled import Polled
 from twin.streaming.port import Broker, BrokerError, Producer, TopicPartition
 from twin.warehouse.engine import Warehouse, offset_ranges
@@ -59,6 +63,10 @@ class IngestConfig(BaseModel):
     max_queued_batches: int = Field(default=4, ge=1)
     retry_backoff_s: float = Field(default=0.2, gt=0)
     retry_backoff_max_s: float = Field(default=10.0, gt=0)
+    # A batch's dead letters are tried on the DLQ this many times (with the write backoff between);
+    # then they are spooled in the warehouse and the partition moves on instead of stalling.
+    dlq_max_attempts: int = Field(default=3, ge=1)
+    dlq_flush_timeout_s: float = Field(default=30.0, gt=0)
 
 
 @dataclass
@@ -70,6 +78,7 @@ class Batch:
     raw: Polled | None = None
     sealed_at: float = 0.0  # monotonic: when the consumer thread queued it
     write_started_at: float = 0.0  # monotonic: when the writer thread took it up (the last attempt)
+    dlq_failures: int = 0  # attempts at sending this batch's dead letters that the DLQ did not take
 
 
 @dataclass
@@ -78,6 +87,7 @@ class IngestStats:
     written: int = 0
     replayed_skips: int = 0
     dead_lettered: int = 0
+    dead_letters_spooled: int = 0  # of those, kept in the warehouse because the DLQ refused them
     batches: int = 0
     committed_batches: int = 0
     pauses: int = 0
@@ -318,13 +328,30 @@ class Ingester:
             self.stats.written += new
             self.stats.replayed_skips += d.table.num_rows - new
         if d.rejected:
-            for rec, why in d.rejected:
-                send_dead_letter(self._dlq, dead_letter(rec, why, ingester=self.name), source=self.name)
-            remaining = self._dlq.flush(30.0)
+            self._dead_letter(batch, d)
+
+    def _dead_letter(self, batch: Batch, d: Decoded) -> None:
+        """Send the batch's dead letters to the DLQ; after `dlq_max_attempts` refusals, spool them in the
+        warehouse instead. Either way they are durable before the batch's offsets can be committed."""
+        letters = [
+            dead_letter(rec, why, ingester=self.name, warehouse=self.warehouse) for rec, why in d.rejected
+        ]
+        try:
+            for letter in letters:
+                send_dead_letter(self._dlq, letter, source=self.name)
+            remaining = self._dlq.flush(self.config.dlq_flush_timeout_s)
             if remaining:
                 raise BrokerError(f"{remaining} dead letter(s) not acknowledged by the broker")
-            self.stats.dead_lettered += len(d.rejected)
-            d.rejected.clear()  # a retry after a later failure must not send them twice
+        except BrokerError as e:
+            batch.dlq_failures += 1
+            if batch.dlq_failures < self.config.dlq_max_attempts:
+                raise  # retried with the write backoff; bronze skips the rows already appended
+            # Some of them may still reach the DLQ later: a letter twice is harmless, replay is idempotent.
+            spool_dead_letters(self.warehouse, letters, source=self.name)
+            self.stats.dead_letters_spooled += len(letters)
+            self.stats.last_error = f"dead letters spooled after {batch.dlq_failures} DLQ failures: {e}"
+        self.stats.dead_lettered += len(letters)
+        d.rejected.clear()  # a retry after a later failure must not send them twice
 
     def _commit_offsets(self, partitions: pa.Array, offsets: pa.Array) -> dict[TopicPartition, int]:
         """Last offset + 1 per partition over every record of the batch, dead letters included."""

@@ -202,6 +202,10 @@ class KafkaProducer:
             except BufferError:
                 # The local queue is full: serve delivery reports until there is room (backpressure).
                 self._p.poll(0.05)
+            except KafkaException as e:
+                # e.g. MSG_SIZE_TOO_LARGE: refused before it is queued. One error type for every adapter.
+                err = e.args[0] if e.args else None
+                raise BrokerError(f"{topic}: {err.str() if err is not None else e}") from e
 
     def poll(self, timeout_s: float = 0.0) -> int:
         return int(self._p.poll(timeout_s))

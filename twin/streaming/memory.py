@@ -4,7 +4,8 @@ commits, pause/resume), held in one process. It runs no clock of its own, so a S
 drive it with `timeout_s=0` polls.
 
 What it leaves out on purpose: replication (one copy), retention and compaction (logs only grow),
-transactions.
+transactions. What it keeps: Kafka's limit on one message (`message.max.bytes`, 1,048,588 by default),
+so code that would be refused by a real broker is refused here too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from twin.streaming.port import (
     partition_for,
 )
 
+# Kafka's default broker `message.max.bytes` (1 MiB plus the record batch overhead).
+MESSAGE_MAX_BYTES = 1_048_588
+
 
 @dataclass
 class _Topic:
@@ -43,13 +47,16 @@ class _Group:
 
 
 class MemoryBroker:
-    def __init__(self, *, auto_create_partitions: int = 0) -> None:
+    def __init__(
+        self, *, auto_create_partitions: int = 0, message_max_bytes: int = MESSAGE_MAX_BYTES
+    ) -> None:
         # auto_create_partitions > 0 mimics auto.create.topics.enable; 0 refuses unknown topics.
         self._topics: dict[str, _Topic] = {}
         self._groups: dict[str, _Group] = {}
         self._cond = threading.Condition()
         self._ids = itertools.count()
         self._auto = auto_create_partitions
+        self.message_max_bytes = message_max_bytes
 
     # -- factory (the Broker protocol) -----------------------------------------------------------
     def admin(self) -> MemoryAdmin:
@@ -72,6 +79,12 @@ class MemoryBroker:
         return t
 
     def _append(self, topic: str, value: bytes, key: bytes | None, partition: int | None) -> Record:
+        size = len(value or b"") + len(key or b"")
+        if size > self.message_max_bytes:
+            raise BrokerError(
+                f"{topic}: message of {size:,} bytes is larger than message.max.bytes "
+                f"({self.message_max_bytes:,}) (MSG_SIZE_TOO_LARGE)"
+            )
         with self._cond:
             t = self._topic(topic)
             n = len(t.logs)
