@@ -48,7 +48,9 @@ def register(app: typer.Typer) -> None:
             None, "--fixtures", help="Fixture folder (default: <twin home>/fixtures)."
         ),
         fresh: bool = typer.Option(
-            False, "--fresh", help="Delete an existing database first, keeping its erasure register (default: append)."
+            False,
+            "--fresh",
+            help="Delete an existing database first, keeping its erasure register (default: append).",
         ),
         fmt: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", help="text or json."),
     ) -> None:

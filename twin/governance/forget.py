@@ -14,6 +14,7 @@ never the raw id or an identifier; a request for an unknown id is refused and au
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 from datetime import UTC, datetime
@@ -100,10 +101,9 @@ def _now() -> datetime:
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    try:
+    # Already rolled back (the unknown-id path), or the transaction failed on its own.
+    with contextlib.suppress(duckdb.Error):
         con.execute("ROLLBACK").fetchall()
-    except duckdb.Error:
-        pass  # already rolled back (the unknown-id path) or the transaction failed on its own
 
 
 def _checkpoint(con: duckdb.DuckDBPyConnection) -> bool:

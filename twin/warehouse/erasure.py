@@ -164,9 +164,7 @@ def scrub_arrow(con: duckdb.DuckDBPyConnection, source: str, schema: pa.Schema) 
     return scrub(con, source, arrow_columns(schema))
 
 
-def scrub_file(
-    con: duckdb.DuckDBPyConnection, source: str, reader: str, path: str
-) -> str:
+def scrub_file(con: duckdb.DuckDBPyConnection, source: str, reader: str, path: str) -> str:
     """`scrub` for a query over a file (`reader` is a DuckDB table function such as read_parquet): the
     file's columns are described only when something was ever forgotten."""
     if not register_exists(con):
@@ -180,8 +178,8 @@ _SYSTEM_SCHEMAS = ("information_schema", "pg_catalog")
 
 def _customer_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, dict[str, bool]]]:
     """Every base table of every schema (bronze, silver, gold, published ones) holding identifiers of
-    a customer: (schema, table, its customer_id column, identifier column → is text). The platform's `_twin_*` bookkeeping
-    tables are left out (the register itself is one)."""
+    a customer: (schema, table, its customer_id column, identifier column → is text). The platform's
+    `_twin_*` bookkeeping tables are left out (the register itself is one)."""
     rows = con.execute(
         """SELECT schema_name, table_name, list(column_name ORDER BY column_index),
                   list(data_type ORDER BY column_index)
@@ -210,7 +208,9 @@ def erase(con: duckdb.DuckDBPyConnection, customer_id: str, subject: str) -> dic
     changed: dict[str, int] = {}
     for schema, table, key, cols in _customer_tables(con):
         sets = ", ".join(
-            f"{_quote(c)} = CASE WHEN {_quote(c)} IS NULL THEN NULL ELSE ? END" if text else f"{_quote(c)} = NULL"
+            f"{_quote(c)} = CASE WHEN {_quote(c)} IS NULL THEN NULL ELSE ? END"
+            if text
+            else f"{_quote(c)} = NULL"
             for c, text in cols.items()
         )
         params = [replacement(subject, c) for c, text in cols.items() if text]
