@@ -246,6 +246,21 @@ def test_forget_reaches_published_tables_and_later_published_loads(
         assert again[0] == ("C1", "c1@example.com", 1) and again[1][2] == 2
 
 
+def test_a_published_table_with_numeric_customer_ids_does_not_break_forget(
+    db: Path, tmp_path: Path, audit: AuditLog
+) -> None:
+    numeric = tmp_path / "numeric.parquet"
+    pq.write_table(
+        pa.table({"customer_id": [1, 2], "email": ["one@example.com", "two@example.com"]}), numeric
+    )
+    with Warehouse(db) as wh:
+        load_published(wh, "published.numeric", numeric)
+        report = forget(wh.con, CID, audit=audit)
+        assert "published.numeric" not in report.rows and report.checkpointed
+        load_published(wh, "published.numeric_again", numeric)
+        assert wh.count("published.numeric_again") == 2
+
+
 def test_forget_twice_gives_the_same_token_and_changes_nothing(
     db: Path, built: Built, tmp_path: Path, audit: AuditLog
 ) -> None:

@@ -141,10 +141,11 @@ def scrub(con: duckdb.DuckDBPyConnection, source: str, columns: Mapping[str, str
         replaced.append(
             f"CASE WHEN {subject} IS NULL OR {col} IS NULL THEN {col} ELSE {value} END AS {_quote(name)}"
         )
-    # A LEFT JOIN on the register's primary key keeps every row exactly once.
+    # A LEFT JOIN on the register's primary key keeps every row exactly once; ids compare as text, the
+    # register's type, whatever type a published file gave its customer_id column.
     return (
         f"(SELECT _twin_s.* REPLACE ({', '.join(replaced)}) FROM {source} AS _twin_s "
-        f"LEFT JOIN {REGISTER} AS _twin_e ON _twin_e.customer_id = _twin_s.{_quote(key)})"
+        f"LEFT JOIN {REGISTER} AS _twin_e ON _twin_e.customer_id = _twin_s.{_quote(key)}::VARCHAR)"
     )
 
 
@@ -215,7 +216,8 @@ def erase(con: duckdb.DuckDBPyConnection, customer_id: str, subject: str) -> dic
         )
         params = [replacement(subject, c) for c, text in cols.items() if text]
         n = con.execute(
-            f"UPDATE {_quote(schema)}.{_quote(table)} SET {sets} WHERE {key} = ?", [*params, customer_id]
+            f"UPDATE {_quote(schema)}.{_quote(table)} SET {sets} WHERE {key}::VARCHAR = ?",
+            [*params, customer_id],
         ).fetchall()
         changed[f"{schema}.{table}"] = int(n[0][0]) if n else 0
     return {t: n for t, n in changed.items() if n}
@@ -232,7 +234,7 @@ def residue(con: duckdb.DuckDBPyConnection, customer_id: str, subject: str) -> d
         )
         params = [replacement(subject, c) for c, text in cols.items() if text]
         n = con.execute(
-            f"SELECT count(*) FROM {_quote(schema)}.{_quote(table)} WHERE {key} = ? AND ({still})",
+            f"SELECT count(*) FROM {_quote(schema)}.{_quote(table)} WHERE {key}::VARCHAR = ? AND ({still})",
             [customer_id, *params],
         ).fetchall()[0][0]
         if n:
