@@ -188,7 +188,14 @@ def test_forget_then_new_bronze_rows_and_refresh_keep_pii_out(db: Path, audit: A
                 ),
             ]
         )
-        assert wh.append_bronze("customers_raw", rows, source="crm") == 2
+        streamed = {
+            "source": "crm",
+            "topic": "crm.customers",
+            "partitions": pa.array([0, 0], pa.int32()),
+            "offsets": pa.array([40, 41], pa.int64()),
+        }
+        assert wh.append_bronze("customers_raw", rows, **streamed) == 2
+        assert wh.append_bronze("customers_raw", rows, **streamed) == 0  # a replay of the same offsets
         stats = refresh_gold(wh)
         assert stats.new_bronze_rows == {"customers_raw": 2}
         assert pii_hits(wh.con) == {}
