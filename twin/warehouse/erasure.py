@@ -121,7 +121,7 @@ def targets(columns: Mapping[str, str]) -> dict[str, bool]:
     text (anonymised to a token) or not (set to NULL). Empty when the relation has no `customer_id`."""
     if SUBJECT_KEY not in {c.lower() for c in columns}:
         return {}
-    return {n: "VARCHAR" in t.upper() for n, t in columns.items() if n.lower() in IDENTIFIERS}
+    return {n: t.upper() == "VARCHAR" for n, t in columns.items() if n.lower() in IDENTIFIERS}
 
 
 def scrub(con: duckdb.DuckDBPyConnection, source: str, columns: Mapping[str, str]) -> str:
