@@ -47,7 +47,6 @@ def register(app: typer.Typer) -> None:
             from twin.fixtures import generate
             from twin.warehouse.build import build_warehouse
 
-            db.unlink(missing_ok=True)
             with err.status("generating fixtures") as status:
                 try:
                     generate(
@@ -57,7 +56,9 @@ def register(app: typer.Typer) -> None:
                         progress=lambda name, i, n: status.update(f"fixtures: {name} ({i}/{n})"),
                     )
                     status.update("building the warehouse")
-                    build_warehouse(db, fixtures, progress=lambda msg: status.update(f"warehouse: {msg}"))
+                    build_warehouse(
+                        db, fixtures, progress=lambda msg: status.update(f"warehouse: {msg}"), fresh=True
+                    )
                 except Exception as e:  # shown as a clear message, not a traceback
                     fail(f"could not build the demo warehouse: {e}")
             marker.write_text(json.dumps(wanted))

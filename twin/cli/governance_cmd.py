@@ -274,7 +274,8 @@ def register(app: typer.Typer) -> None:
         actor: str = typer.Option("admin", "--as", help="Who asked (recorded in the audit log)."),
         fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table or json."),
     ) -> None:
-        """Anonymise a customer in place across silver and gold (keyed hash) and log it."""
+        """Forget a customer for good: anonymise them in bronze, silver, gold and published tables,
+        and in every later load, rebuild or replay (erasure register); the audit log keeps the proof."""
         from twin.governance.errors import GovernanceError
         from twin.governance.forget import forget
         from twin.warehouse.engine import Warehouse
@@ -293,6 +294,8 @@ def register(app: typer.Typer) -> None:
             return
         for t, n in report.rows.items():
             console.print(f"{t}: {n} row(s) anonymised")
+        if report.already_forgotten:
+            console.print("already forgotten earlier: nothing new to erase")
         console.print(f"subject token {report.subject}")
 
     @pii.command("scan")

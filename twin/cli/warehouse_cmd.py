@@ -48,7 +48,9 @@ def register(app: typer.Typer) -> None:
             None, "--fixtures", help="Fixture folder (default: <twin home>/fixtures)."
         ),
         fresh: bool = typer.Option(
-            False, "--fresh", help="Delete an existing database first (default: append, silver dedups)."
+            False,
+            "--fresh",
+            help="Delete an existing database first, keeping its erasure register (default: append).",
         ),
         fmt: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", help="text or json."),
     ) -> None:
@@ -65,12 +67,11 @@ def register(app: typer.Typer) -> None:
         if not fixtures_dir.is_dir():
             fail(f"fixtures folder not found: {fixtures_dir} (run `twin fixtures generate` first)")
         db_path = _db(db)
-        if fresh:
-            for leftover in (db_path, db_path.with_name(db_path.name + ".wal")):
-                leftover.unlink(missing_ok=True)
         try:
             with console.status("building the warehouse…") as status:
-                result = build_warehouse(db_path, fixtures_dir, progress=lambda m: status.update(m))
+                result = build_warehouse(
+                    db_path, fixtures_dir, progress=lambda m: status.update(m), fresh=fresh
+                )
         except (WarehouseError, DbtError) as exc:
             fail(str(exc))
         if fmt is OutputFormat.JSON:

@@ -3,6 +3,10 @@
 After dbt, the models' compiled SQL is recorded in the database (`meta.models`) together with the
 bronze watermarks it was built from, so `twin.warehouse.refresh.refresh_gold` can bring silver and gold
 up to date later without starting dbt.
+
+A fresh build (`fresh=True`) starts from an empty database file but carries the erasure register over:
+customers forgotten in the old database are anonymised as the fixtures load into the new one
+(`twin.warehouse.erasure`), so no rebuild brings them back.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pydantic import BaseModel, ConfigDict
 from twin.warehouse.bronze import load_fixtures
 from twin.warehouse.catalog import bronze_watermarks, record_models
 from twin.warehouse.dbt_runner import DbtError, DbtNodeResult, run_dbt
-from twin.warehouse.engine import MEDALLION_SCHEMAS, Warehouse
+from twin.warehouse.engine import MEDALLION_SCHEMAS, Warehouse, WarehouseError
+from twin.warehouse.erasure import Erasure, erasures, record
 
 Progress = Callable[[str], None]
 
@@ -60,18 +65,23 @@ def build_warehouse(
     *,
     progress: Progress | None = None,
     work_dir: Path | None = None,
+    fresh: bool = False,
 ) -> BuildResult:
     """Load `fixtures_dir` into bronze at `db_path` and run `dbt build`; raises on model or test errors.
 
     `work_dir` receives dbt's target/ and logs/ (default: a temporary folder removed afterwards). An
-    in-memory database cannot be shared with dbt, so `db_path` must be a file.
+    in-memory database cannot be shared with dbt, so `db_path` must be a file. `fresh` deletes an existing
+    database first, keeping only its erasure register.
     """
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     db_path = Path(db_path)
     if str(db_path) == ":memory:":
         raise DbtError("dbt needs a database file: pass a path, not :memory:")
+    forgotten = start_fresh(db_path) if fresh else []
     with Warehouse(db_path) as wh:
+        if forgotten:
+            record(wh.con, forgotten)
         loaded = load_fixtures(wh, Path(fixtures_dir), progress=lambda t: say(f"loading {t}"))
         # Taken before dbt reads bronze: rows appended later are picked up by the next refresh.
         marks = bronze_watermarks(wh)
@@ -99,3 +109,23 @@ def build_warehouse(
         dbt_results=run.results,
         seconds=time.perf_counter() - started,
     )
+
+
+def start_fresh(db_path: Path) -> list[Erasure]:
+    """Delete the database at `db_path` (and its write-ahead log) and return its erasure register, which
+    the new database must start with. An unreadable database is left in place: dropping it would drop
+    the register, and with it every forget request it honours."""
+    wal = db_path.with_name(db_path.name + ".wal")
+    forgotten: list[Erasure] = []
+    if db_path.exists():
+        try:
+            with Warehouse(db_path) as wh:
+                forgotten = erasures(wh.con)
+        except Exception as exc:  # duckdb raises several unrelated types for an unreadable file
+            raise WarehouseError(
+                f"cannot read the erasure register of {db_path} before deleting it ({exc}); "
+                "repair or move the file, then build again"
+            ) from None
+    for leftover in (db_path, wal):
+        leftover.unlink(missing_ok=True)
+    return forgotten

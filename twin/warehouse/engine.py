@@ -148,6 +148,10 @@ class Warehouse:
                 "FROM _bronze_rows)"
             )
             params = {"source": source, "topic": topic, "now": now}
+            from twin.warehouse.erasure import scrub_arrow  # erasure imports the catalog, which imports us
+
+            # Forgotten customers are anonymised on the way in, so no replay or re-delivery brings them back.
+            batch = scrub_arrow(self.con, batch, data.schema)
             try:
                 if not exists:
                     self.con.execute(
@@ -224,7 +228,11 @@ class Warehouse:
             "?::TIMESTAMP AS _ingested_at FROM read_parquet(?, file_row_number = true)"
         )
         params = [source, topic, start, now, str(path)]
+        from twin.warehouse.erasure import scrub_file  # erasure imports the catalog, which imports us
+
         try:
+            # Forgotten customers are anonymised on the way in (see twin.warehouse.erasure).
+            select = "SELECT * FROM " + scrub_file(self.con, f"({select})", "read_parquet", str(path))
             # A new table is created with its rows in one CREATE TABLE AS. DuckDB 2.0.0 loses sight of
             # the rows of `CREATE TABLE ... AS ... LIMIT 0` followed by an INSERT of more than one row
             # group in the same transaction: scans on this database return none of them until the next
@@ -251,5 +259,5 @@ class Warehouse:
     def delete_bronze(self, table: str, *args: object, **kwargs: object) -> None:
         raise BronzeIsAppendOnly(
             f"bronze.{table} is append-only: rows cannot be deleted (right-to-be-forgotten "
-            "anonymises silver and gold instead)"
+            "anonymises a customer's rows in every layer: twin governance forget)"
         )

@@ -1,7 +1,8 @@
 """`twin warehouse load`: put a Parquet or CSV file into a table of a published schema.
 
 Published schemas are the ones the governance layer lets users read: anything but the medallion layers
-(bronze is fed by ingestion, silver and gold by dbt) and the platform's private schemas.
+(bronze is fed by ingestion, silver and gold by dbt) and the platform's private schemas. A file's rows
+of customers forgotten earlier are anonymised as they load (`twin.warehouse.erasure`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 from pathlib import Path
 
 from twin.warehouse.engine import Warehouse, WarehouseError
+from twin.warehouse.erasure import scrub_file
 
 RESERVED_SCHEMAS = frozenset(
     {"bronze", "silver", "gold", "governance", "main", "information_schema", "pg_catalog"}
@@ -42,7 +44,9 @@ def load_published(wh: Warehouse, qualified: str, file: Path, *, replace: bool =
     verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
     try:
         wh.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}").fetchall()
-        wh.con.execute(f"{verb} {schema}.{table} AS SELECT * FROM {reader}(?)", [str(file)]).fetchall()
+        # Forgotten customers are anonymised on the way in: a published file cannot bring them back.
+        source = scrub_file(wh.con, f"(SELECT * FROM {reader}(?))", reader, str(file))
+        wh.con.execute(f"{verb} {schema}.{table} AS SELECT * FROM {source}", [str(file)]).fetchall()
     except duckdb.Error as exc:
         raise WarehouseError(f"cannot load {file}: {exc}") from exc
     return wh.count(f"{schema}.{table}")
