@@ -136,8 +136,7 @@ class AuditLog:
         self._digest_seconds = digest_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, FILE_MODE)
-        self._fh = os.fdopen(fd, "a+b")
+        self._fh = os.fdopen(_open_append(self.path, os.O_RDWR), "a+b")
         self._size = -1
         self._seq = 0
         self._prev = GENESIS
@@ -222,8 +221,7 @@ class AuditLog:
             "sha256": digest,
             "data_b64": base64.b64encode(data).decode(),
         }
-        fd = os.open(self.paths.quarantine, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
-        with os.fdopen(fd, "ab") as q:
+        with os.fdopen(_open_append(self.paths.quarantine, os.O_WRONLY), "ab") as q:
             q.write(canonical(entry) + b"\n")
             q.flush()
             os.fsync(q.fileno())
@@ -329,6 +327,16 @@ class _FileLock:
 
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+def _open_append(path: Path, access: int) -> int:
+    """Open for appending; a file this call creates gets FILE_MODE whatever the umask."""
+    try:
+        fd = os.open(path, access | os.O_CREAT | os.O_EXCL | os.O_APPEND, FILE_MODE)
+    except FileExistsError:
+        return os.open(path, access | os.O_APPEND)
+    os.fchmod(fd, FILE_MODE)
+    return fd
 
 
 def _parse_record(line: bytes) -> dict[str, Any] | None:
