@@ -23,8 +23,11 @@ Kinds of records (`AuditLog.append(kind, **fields)`; a new kind needs no change 
 - `recovery`: a damaged last line (a half-written record after a crash) was moved to
   `<log>.quarantine` before this process appended; the record names its offset, length and SHA-256.
 
-Appending 10,000 records (one process, digests every 1,000) took 0.36 s before this change
-(HMAC chain, no digests) and 0.42 s after, measured side by side in one run.
+Appending 10,000 query records in one process (a one-off, side by side in one run, three rounds on a
+shared 2-core machine): 1.15 / 0.86 / 1.58 s before this change (HMAC chain, no digests), 1.36 / 1.26 /
+1.53 s after (SHA-256 chain, 10 digests). A digest costs ~15 ms here, nearly all of it the two fsyncs
+(digest and head), which is why they are written every 1,000 records and not per record (that made
+the same 10,000 appends take 120-180 s). Verifying the 10,000 records and 10 digests took 0.7-0.9 s.
 """
 
 from __future__ import annotations
