@@ -391,6 +391,9 @@ def verify_log(paths: AuditPaths, *, public_key: Path | None = None) -> VerifyRe
                 f"{DIGEST_EVERY} records, {DIGEST_SECONDS:.0f} s and on close)"
             )
         return VerifyResult(ok=True, unsealed_records=n, **base)
+    if not paths.log.exists():
+        newest_seal = max([d.last_record for d in digests] + [head.last_record if head else 0])
+        return bad(f"the log is missing (deleted?) but its digests seal {newest_seal} records")
     pub_path = public_key or paths.public_key
     try:
         pub = load_public_key(pub_path)
