@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.governance.gold_data import build
@@ -228,3 +230,16 @@ def test_redaction_replaces_every_literal(sql: str | None, expected: str | None)
     out = redact_sql(sql)
     assert out == expected
     assert out is None or SSN not in out
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(
+    payload=st.text(alphabet="0123456789-' xX\\", min_size=1, max_size=20),
+    num=st.integers(min_value=0, max_value=10**12),
+    parses=st.booleans(),
+)
+def test_redaction_leaves_no_digit_of_any_literal(payload: str, num: int, parses: bool) -> None:
+    quoted = "'" + payload.replace("'", "''") + "'"
+    head = "SELECT a FROM t WHERE" if parses else "SELEC a FRM t WHER"
+    out = redact_sql(f"{head} c = {quoted} AND n = {num}")
+    assert out is not None and not any(ch.isdigit() for ch in out), out

@@ -131,7 +131,7 @@ class AuditLog:
             digest_dir=Path(digest_dir) if digest_dir else None,
         )
         self.path = self.paths.log
-        if self.path.parent == self.paths.key_dir:
+        if self.path.parent.resolve() == self.paths.key_dir.resolve():
             raise AuditError(f"the signing key must not sit in the log's own folder ({self.path.parent})")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._signing = load_or_create_key(self.paths)

@@ -3,8 +3,8 @@
 A query text is itself personal data when it says `WHERE ssn = '123-45-6789'`. The log keeps the text
 as run (it is the evidence); the auditor's views (`twin audit query`, query_history) show it with every
 string and number literal replaced by `?`, like Snowflake's parameterised query text. sqlglot does it
-when the text parses; otherwise a tokenising regex does, erring towards hiding too much (an unclosed
-quote hides the rest of the text). Comments are dropped too: they can carry the same values.
+when the text parses; otherwise a tokenising regex does, erring towards hiding too much (everything
+from the first quote to the last is hidden). Comments are dropped too: they can carry the same values.
 """
 
 from __future__ import annotations
@@ -16,21 +16,25 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
-# One pass over the text: strings (also unterminated ones and backslash escapes), dollar-quoted
-# strings, comments, quoted identifiers (kept), then numbers that are not part of a word.
+# One pass over the text. Where the text does not parse, the dialect's quoting rules are unknown
+# ('' or \' inside a string?), and guessing wrong would leave a value outside the string. So a string
+# runs from the first quote to the *last* one (or to the end when unclosed), hiding any SQL between;
+# the same for $$-strings. Quoted identifiers and words (identifiers like t1) are kept; any run that
+# starts with a digit is a number (0x1F, 1e5 and 12abc included).
 _TOKENS = re.compile(
-    r"""(?P<str>[EeXxBbNn]?'(?:[^'\\]|\\.|'')*'?)"""
-    r"""|(?P<dollar>\$\$.*?(?:\$\$|\Z))"""
+    r"""(?P<ident>"(?:[^"]|"")*"?)"""
     r"""|(?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))"""
-    r"""|(?P<ident>"(?:[^"]|"")*"?)"""
-    r"""|(?P<num>(?<![\w.$])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w$]))""",
+    r"""|(?P<str>'.*'|'.*)"""
+    r"""|(?P<dollar>\$\$.*\$\$|\$\$.*)"""
+    r"""|(?P<word>[A-Za-z_][\w$]*)"""
+    r"""|(?P<num>\.?\d[\w.]*)""",
     re.DOTALL,
 )
 
 
 def _regex(sql: str) -> str:
     def sub(m: re.Match[str]) -> str:
-        if m.group("ident") is not None:
+        if m.group("ident") is not None or m.group("word") is not None:
             return m.group(0)
         if m.group("comment") is not None:
             return " "
