@@ -266,6 +266,14 @@ def test_files_get_their_modes_and_the_key_stays_out_of_the_logs_folder(tmp_path
         AuditLog(tmp_path / "a.jsonl", key_dir=tmp_path)
 
 
+def test_an_existing_world_readable_log_is_narrowed(tmp_path: Path) -> None:
+    p = tmp_path / "a.jsonl"
+    p.write_bytes(b"")
+    os.chmod(p, 0o644)
+    _write(p, 1)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o640
+
+
 def test_keys_and_digests_go_where_configured(tmp_path: Path) -> None:
     paths = _write(tmp_path / "logs" / "a.jsonl", 2, key_dir=tmp_path / "vault", digest_dir=tmp_path / "dg")
     assert paths.private_key.parent == tmp_path / "vault" and list_digests(tmp_path / "dg")

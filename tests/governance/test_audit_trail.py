@@ -243,3 +243,28 @@ def test_redaction_leaves_no_digit_of_any_literal(payload: str, num: int, parses
     head = "SELECT a FROM t WHERE" if parses else "SELEC a FRM t WHER"
     out = redact_sql(f"{head} c = {quoted} AND n = {num}")
     assert out is not None and not any(ch.isdigit() for ch in out), out
+
+
+def test_an_unexpected_error_is_audited_too(
+    fresh: Warehouse, audit: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import twin.governance.session as session_mod
+
+    def broken(sql: str, catalog: object) -> None:
+        raise RuntimeError("firewall bug")
+
+    monkeypatch.setattr(session_mod, "check", broken)
+    with (
+        open_session(fresh, Claims(user="ann", role="RETAIL_TELLER"), audit=audit) as s,
+        pytest.raises(RuntimeError),
+    ):
+        s.query("SELECT 1")
+    rec = list(audit.records())[-1]
+    assert rec["kind"] == "query" and rec["outcome"] == "failed" and "RuntimeError" in rec["reason"]
+
+
+def test_query_history_skips_a_record_of_another_shape(fresh: Warehouse, audit: AuditLog) -> None:
+    audit.append("query", sql="SELECT 1", allowed=True, rows="many")  # not an int: skipped, not fatal
+    with open_session(fresh, Claims(user="carl", role="COMPLIANCE_AUDITOR"), audit=audit) as s:
+        rows = s.query("SELECT query_text FROM account_usage.query_history").rows
+    assert rows == []

@@ -33,10 +33,12 @@ the same 10,000 appends take 120-180 s). Verifying the 10,000 records and 10 dig
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -333,11 +335,17 @@ class _FileLock:
 
 
 def _open_append(path: Path, access: int) -> int:
-    """Open for appending; a file this call creates gets FILE_MODE whatever the umask."""
+    """Open for appending; a file this call creates gets FILE_MODE whatever the umask, an existing one
+    wider than FILE_MODE (a log of the earlier format, 0644) is narrowed to it."""
     try:
         fd = os.open(path, access | os.O_CREAT | os.O_EXCL | os.O_APPEND, FILE_MODE)
     except FileExistsError:
-        return os.open(path, access | os.O_APPEND)
+        fd = os.open(path, access | os.O_APPEND)
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & ~FILE_MODE:
+            with contextlib.suppress(PermissionError):  # not ours to change: leave it
+                os.fchmod(fd, mode & FILE_MODE)
+        return fd
     os.fchmod(fd, FILE_MODE)
     return fd
 
@@ -541,19 +549,25 @@ def query_history_rows(log: AuditLog) -> list[tuple[Any, ...]]:
         if r.get("kind") != "query":
             continue
         sql = r.get("sql")
-        out.append(
-            (
-                r["seq"],
-                redact_sql(sql),
-                redacted_hash(sql),
-                r.get("user"),
-                r.get("role"),
+        try:
+            row = (
+                int(r["seq"]),
+                redact_sql(_str(sql)),
+                redacted_hash(_str(sql)),
+                _str(r.get("user")),
+                _str(r.get("role")),
                 datetime.fromisoformat(r["ts"]).replace(tzinfo=None),
                 float(r.get("duration_ms") or 0.0),
                 int(r.get("rows") or 0),
                 "SUCCESS" if r.get("allowed") else "FAIL",
-                redact_text(r.get("reason")),
-                ",".join(r.get("tables") or []),
+                redact_text(_str(r.get("reason"))),
+                ",".join(str(t) for t in r.get("tables") or []),
             )
-        )
+        except (KeyError, TypeError, ValueError):
+            continue  # a record not of this shape (verify names it); the history of the rest stays readable
+        out.append(row)
     return out
+
+
+def _str(v: Any) -> str | None:
+    return None if v is None else str(v)

@@ -370,6 +370,9 @@ class SecureSession:
         except QueryDenied as denied:
             self._log(sql, [], 0, start, allowed=False, reason=denied.reason, outcome="denied")
             raise
+        except Exception as e:  # whatever else stopped the attempt, it is still audited
+            self._log(sql, [], 0, start, allowed=False, reason=_scrub(e), outcome="failed")
+            raise
         try:
             self._ensure_views(checked.tables)
             result = self._cur.execute(self._statement(checked.sql), params or [])
