@@ -33,6 +33,16 @@ class TwinPaths(BaseModel):
         return self.home / "audit.jsonl"
 
     @property
+    def audit_keys(self) -> Path:
+        """The audit signer's key folder (0700): TWIN_AUDIT_KEYS puts it out of the log's reach."""
+        return Path(os.environ.get("TWIN_AUDIT_KEYS", self.home / "keys"))
+
+    @property
+    def audit_digests(self) -> Path:
+        """The audit log's signed digests (TWIN_AUDIT_DIGESTS to keep them elsewhere)."""
+        return Path(os.environ.get("TWIN_AUDIT_DIGESTS", self.home / "audit.jsonl.digests"))
+
+    @property
     def broker_state(self) -> Path:
         return self.home / "broker" / "state.json"
 

@@ -74,7 +74,7 @@ def test_audit_verify_query_and_forget(db: Path, twin_home: Path) -> None:
     r = runner.invoke(
         app, ["audit", "query", "--db", str(db), "--role", "COMPLIANCE_AUDITOR", "--format", "json"]
     )
-    assert r.exit_code == 0 and any(x["query_text"] == "SELECT 1" for x in json.loads(r.stdout))
+    assert r.exit_code == 0 and any(x["query_text"] == "SELECT ?" for x in json.loads(r.stdout))
     r = runner.invoke(app, ["governance", "forget", "C00001", "--db", str(db), "--format", "json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["rows"]["gold.customer_360"] == 1
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0

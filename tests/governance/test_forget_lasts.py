@@ -284,7 +284,11 @@ def test_forget_twice_gives_the_same_token_and_changes_nothing(
     # Another copy of the warehouse, forgotten there for the first time under the same key: same token.
     elsewhere = tmp_path / "elsewhere.duckdb"
     shutil.copy(built.db, elsewhere)
-    with AuditLog(tmp_path / "other.jsonl", key_path=audit.key_path) as other, Warehouse(elsewhere) as wh:
+    # The same signing key under another log (keys are per log file: copy it across).
+    other_keys = tmp_path / "other-keys"
+    other_keys.mkdir(mode=0o700)
+    shutil.copy(audit.paths.private_key, other_keys / f"other.jsonl{audit.paths.private_key.suffix}")
+    with AuditLog(tmp_path / "other.jsonl", key_dir=other_keys) as other, Warehouse(elsewhere) as wh:
         assert forget(wh.con, CID, audit=other).subject == first.subject
 
 

@@ -41,8 +41,15 @@ def _db(db: Path | None) -> Path:
 
 def _audit() -> Any:
     from twin.governance.audit import AuditLog
+    from twin.governance.errors import GovernanceError
 
-    return AuditLog(paths().audit_log)
+    p = paths()
+    try:
+        return AuditLog(p.audit_log, p.audit_keys, digest_dir=p.audit_digests)
+    except GovernanceError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"cannot open the audit log {p.audit_log}: {e.strerror} ({e.filename})")
 
 
 def _print_rows(columns: list[str], rows: list[Any], fmt: OutFormat, title: str | None = None) -> None:
@@ -88,24 +95,23 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run one query through a secure session: policies apply, the firewall checks it, it is audited."""
-        from pydantic import ValidationError
-
         from twin.governance.errors import GovernanceError, QueryDenied
-        from twin.governance.session import Claims, harden, open_session
+        from twin.governance.session import claims_from, harden, open_session
 
         path = _db(db)
-        try:
-            claims = Claims(
-                user=user,
-                role=role,
-                department=department,
-                secondary_roles=[r.strip() for r in secondary_roles.split(",") if r.strip()],
-            )
-        except ValidationError as e:
-            fail(f"invalid claims: {e.errors()[0]['msg']}")
         import duckdb
 
         log = _audit()
+        try:
+            # Invalid claims are an attempt too: claims_from audits them before refusing.
+            claims = claims_from(
+                {"user": user, "role": role, "department": department,
+                 "secondary_roles": [r.strip() for r in secondary_roles.split(",") if r.strip()]},
+                audit=log,
+            )  # fmt: skip
+        except GovernanceError as e:
+            log.close()
+            fail(str(e))
         con = duckdb.connect(str(path))
         try:
             with open_session(con, claims, audit=log) as session:
@@ -218,25 +224,63 @@ def register(app: typer.Typer) -> None:
         log: Path | None = typer.Option(
             None, "--log", help="Audit log file (default: TWIN_HOME/audit.jsonl)."
         ),
+        digests: Path | None = typer.Option(
+            None, "--digests", help="Digest folder (default: TWIN_AUDIT_DIGESTS or <log>.digests)."
+        ),
+        keys: Path | None = typer.Option(
+            None,
+            "--keys",
+            help="The signer's key folder, for its public key and head (default: "
+            "TWIN_AUDIT_KEYS or TWIN_HOME/keys).",
+        ),
+        public_key: Path | None = typer.Option(
+            None, "--public-key", help="Trust this Ed25519 public key (PEM) instead of the keys folder's."
+        ),
+        strict: bool = typer.Option(
+            False, "--strict", help="Also fail when records follow the newest digest (not yet sealed)."
+        ),
         fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table or json."),
     ) -> None:
-        """Check the hash chain; names the first bad record and exits non-zero if there is one."""
-        from twin.governance.audit import AuditLog
+        """Check the hash chain and the signed digests; reads only, never writes a file or a key.
 
-        path = log or paths().audit_log
-        if not path.exists():
+        Exits 1 naming the first bad record or digest (edited, truncated, emptied, restarted, re-sealed).
+        """
+        from twin.governance.audit import AuditPaths, verify_log
+
+        p = paths()
+        path = log or p.audit_log
+        default_log = log is None
+        ap = AuditPaths.for_log(
+            path,
+            key_dir=keys or (p.audit_keys if default_log else None),
+            digest_dir=digests or (p.audit_digests if default_log else None),
+        )
+        if not any(_exists(x) for x in (path, ap.head, ap.digest_dir)):
             fail(f"no audit log at {path}")
-        with AuditLog(path) as a:
-            result = a.verify()
+        result = verify_log(ap, public_key=public_key)
         if fmt is OutFormat.json:
             sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         elif result.ok:
-            console.print(f"[green]ok[/]: {result.records} records, chain intact")
-        if not result.ok:
-            fail(
-                f"record at line {result.first_bad_line} (seq {result.first_bad_seq}): {result.reason}",
-                code=1,
+            console.print(
+                f"[green]ok[/]: {result.records} records, chain intact; {result.digests} signed digest(s) "
+                f"seal {result.sealed_records}, {result.unsealed_records} after the newest digest",
+                highlight=False,
             )
+        if fmt is not OutFormat.json:
+            for w in result.warnings:
+                console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        if not result.ok:
+            where = []
+            if result.first_bad_line is not None:
+                where.append(f"record at line {result.first_bad_line} (seq {result.first_bad_seq})")
+            elif result.first_bad_seq is not None:
+                where.append(f"record {result.first_bad_seq}")
+            if result.bad_digest is not None:
+                where.append(f"digest {result.bad_digest}")
+            fail(f"{', '.join(where) or 'audit log'}: {result.reason}", code=1)
+        if strict and result.unsealed_records:
+            fail(f"{result.unsealed_records} record(s) after the newest digest are not sealed yet "
+                 "(--strict)", code=1)  # fmt: skip
 
     @audit.command("query")
     def audit_query_cmd(
@@ -249,15 +293,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Read the query history (Snowflake QUERY_HISTORY shape) through a governed session."""
         from twin.governance.errors import GovernanceError, QueryDenied
-        from twin.governance.session import Claims, open_session
+        from twin.governance.session import claims_from, open_session
 
         sql = "SELECT * FROM account_usage.query_history"
         if where:
             sql += f" WHERE {where}"
         sql += f" ORDER BY query_id DESC LIMIT {int(limit)}"
+        path = _db(db)
         log = _audit()
         try:
-            with open_session(_db(db), Claims(user=user, role=role), audit=log) as s:
+            claims = claims_from({"user": user, "role": role}, audit=log)
+            with open_session(path, claims, audit=log) as s:
                 result = s.query(sql)
         except QueryDenied as e:
             fail(f"denied: {e.reason}", code=3)
@@ -332,6 +378,13 @@ def register(app: typer.Typer) -> None:
                         title=f"PII in {report.source}")  # fmt: skip
         if fail_on_findings and report.findings:
             raise typer.Exit(1)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a folder we may not read (the signer's keys): verify says what it could not check
+        return True
 
 
 def apply_policies_cli(wh: Any, pf: Any, actor: str, log: Any) -> Any:

@@ -6,11 +6,11 @@ write into bronze or a published schema honours (`twin.warehouse.erasure` explai
 needed). Rows keep their `customer_id`, so they still join and aggregate; text identifiers become
 per-subject tokens and other identifiers (a date of birth) NULL.
 
-The subject token is a keyed hash (HMAC-SHA256 under the audit key) of the customer id, and the register
-keeps the first one, so forgetting the same customer twice gives the same token and changes nothing.
-The audit log keeps the proof (token, rows anonymised per table, the residue check after the change),
-never the raw id or an identifier; a request for an unknown id is refused and audited the same way.
-"""
+The subject token is a keyed hash (HMAC-SHA256 under a secret derived from the audit's signing key) of
+the customer id, and the register keeps the first one, so forgetting the same customer twice gives the
+same token and changes nothing. The audit log keeps the proof (token, rows anonymised per table, the
+residue check after the change), never the raw id or an identifier; a request for an unknown id is
+refused and audited the same way. """
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ def token(key: bytes, value: str) -> str:
 
 
 def _subject(audit: AuditLog, customer_id: str) -> str:
-    # The audit log's secret key makes the token unlinkable without it; it is not exposed otherwise.
-    return token(audit._key, customer_id)
+    # A secret only the audit writer holds makes the token unlinkable without it.
+    return token(audit.pseudonym_key, customer_id)
 
 
 def forget(

@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from twin.governance.audit import QUERY_HISTORY_COLUMNS, AuditLog, query_history_rows, sql_hash
 from twin.governance.compiler import GOV_SCHEMA
@@ -233,6 +233,15 @@ class SecureSession:
         unknown = [r for r in [claims.role, *claims.secondary_roles] if r not in roles.roles]
         if unknown:
             self._cur.close()
+            if audit is not None:  # a refused session is an attempt too: audited before the error
+                audit.append(
+                    "session_denied",
+                    user=claims.user,
+                    role=claims.role,
+                    secondary_roles=claims.secondary_roles,
+                    department=claims.department,
+                    reason=f"unknown role(s) {', '.join(unknown)}",
+                )
             raise GovernanceError(f"unknown role(s) {', '.join(unknown)}: not defined by any policy file")
         self.active_roles = roles.active(claims.role, claims.secondary_roles)
         # One statement for all four: each round trip into DuckDB costs most of a millisecond here.
@@ -359,7 +368,10 @@ class SecureSession:
                     raise QueryDenied(f"query_history is readable by {HISTORY_ROLE} only")
                 self._register_history()
         except QueryDenied as denied:
-            self._log(sql, [], 0, start, allowed=False, reason=denied.reason)
+            self._log(sql, [], 0, start, allowed=False, reason=denied.reason, outcome="denied")
+            raise
+        except Exception as e:  # whatever else stopped the attempt, it is still audited
+            self._log(sql, [], 0, start, allowed=False, reason=_scrub(e), outcome="failed")
             raise
         try:
             self._ensure_views(checked.tables)
@@ -399,8 +411,18 @@ class SecureSession:
         self._cur.register(QUERY_HISTORY_SOURCE, table)
 
     def _log(
-        self, sql: str, tables: list[str], rows: int, start: float, *, allowed: bool, reason: str | None
+        self,
+        sql: str,
+        tables: list[str],
+        rows: int,
+        start: float,
+        *,
+        allowed: bool,
+        reason: str | None,
+        outcome: str | None = None,
     ) -> float:
+        """Audit one attempt. `outcome`: success, denied, failed (the default for a refused run), or a
+        caller's finer word for a failure (timeout, lock_conflict)."""
         duration = (time.perf_counter() - start) * 1000
         if self.audit is not None:
             self.audit.append(
@@ -415,6 +437,7 @@ class SecureSession:
                 rows=rows,
                 duration_ms=round(duration, 3),
                 allowed=allowed,
+                outcome=outcome or ("success" if allowed else "failed"),
                 reason=reason,
             )
         return duration
@@ -451,6 +474,25 @@ def open_session(
 ) -> SecureSession:
     """A governed session over `db` (a Warehouse, a DuckDB connection or a database path)."""
     return SecureSession(_root(db), claims, audit=audit)
+
+
+def claims_from(fields: Mapping[str, Any], *, audit: AuditLog | None = None) -> Claims:
+    """Validate raw claims; invalid ones are audited (as `session_denied`) before the error is raised."""
+    try:
+        return Claims.model_validate(dict(fields))
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "claims"
+        reason = f"invalid claims: {where}: {first['msg']}"
+        if audit is not None:
+            user, role = fields.get("user"), fields.get("role")
+            audit.append(
+                "session_denied",
+                user=user if isinstance(user, str) else None,
+                role=role[:128] if isinstance(role, str) else None,
+                reason=reason,
+            )
+        raise GovernanceError(reason) from None
 
 
 def harden(db: Any) -> None:
