@@ -10,7 +10,7 @@ The subject token is a keyed hash (HMAC-SHA256 under a secret derived from the a
 the customer id, and the register keeps the first one, so forgetting the same customer twice gives the
 same token and changes nothing. The audit log keeps the proof (token, rows anonymised per table, the
 residue check after the change), never the raw id or an identifier; a request for an unknown id is
-refused and audited the same way. """
+refused and audited the same way."""
 
 from __future__ import annotations
 
