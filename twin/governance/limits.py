@@ -207,6 +207,7 @@ class Watchdog:
         """Stop watching; True when the deadline had already fired (the statement was interrupted)."""
         with self._cond:
             self._active.pop(id(ticket), None)
+            ticket.target = None  # the connection must not outlive its session through a ticket
             return ticket.fired
 
     def _run(self) -> None:
@@ -223,6 +224,7 @@ class Watchdog:
                         # A connection closed meanwhile has nothing to interrupt.
                         with contextlib.suppress(Exception):
                             t.target.interrupt()
+                        t.target = None
                 deadlines = [t.deadline for t in self._active.values()]
                 self._wake_at = min(deadlines) if deadlines else now + self._period
                 self._cond.wait(max(0.0, self._wake_at - now))
