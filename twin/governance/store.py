@@ -161,6 +161,10 @@ def apply_policies(
         _execute(con, compiled)
         _run(con, "COMMIT")
         bump_generation()
+    except duckdb.Error as e:
+        _run(con, "ROLLBACK")
+        first = str(e).splitlines()[0]
+        raise GovernanceError(f"policy apply failed, nothing was changed: {first}") from None
     except Exception:
         _run(con, "ROLLBACK")
         raise
