@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.governance.gold_data import build
 from twin.governance.audit import AuditLog
 from twin.governance.ddl import load_shipped
 from twin.governance.errors import GovernanceError, QueryLimitExceeded
-from twin.governance.limits import Limits, RoleLimits, Watchdog, load_limits
-from twin.governance.session import Claims, open_session
-from twin.governance.store import apply_policies
+from twin.governance.limits import Limits, RoleLimits, Watchdog, cap_process_memory, load_limits
+from twin.governance.session import Claims, open_reader, open_session
+from twin.governance.store import apply_policies, load_state
 from twin.warehouse.engine import Warehouse
 
 FOREVER = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"
@@ -124,3 +126,33 @@ def test_the_platform_service_runs_each_role_under_its_limits(tmp_path: Path) ->
             platform.query(teller, FOREVER, [])
     finally:
         platform.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_DATA is Linux's")
+def test_the_process_memory_cap_is_lowered_then_restored() -> None:
+    import resource
+
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+    restore = cap_process_memory(64)
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        assert soft != resource.RLIM_INFINITY and hard == before[1]
+    finally:
+        restore()
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before
+
+
+def test_a_reader_opens_read_only_and_gives_an_ungoverned_warehouse_the_shipped_policies(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.duckdb"
+    build(path).close()
+    con = open_reader(path)
+    try:
+        assert load_state(con)
+        with pytest.raises(duckdb.InvalidInputException, match="read-only"):
+            con.execute("CREATE TABLE gold.x (i INT)")
+        with open_session(con, Claims(user="t", role="WEALTH_ADMIN")) as s:
+            assert s.query("SELECT count(*) FROM gold.customer_360").rows == [(40,)]
+    finally:
+        con.close()

@@ -94,6 +94,15 @@ def test_a_writer_holding_the_file_is_a_clear_audited_error(home: Path, holder) 
     records = [json.loads(line) for line in (home / "audit.jsonl").read_text().splitlines()]
     assert records[-1]["sql"] == "SELECT 1 AS x"
     assert records[-1]["allowed"] is False and f"PID {writer.pid}" in records[-1]["reason"]
+    # The audit reader is a reader too: same clear error while the writer holds the file.
+    q = subprocess.run(
+        [sys.executable, "-m", "twin", "audit", "query", "--role", "COMPLIANCE_AUDITOR"],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert q.returncode == 2 and f"PID {writer.pid}" in " ".join(q.stderr.split())
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_DATA and /proc are Linux's")
