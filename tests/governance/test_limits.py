@@ -13,7 +13,7 @@ from twin.governance.audit import AuditLog
 from twin.governance.ddl import load_shipped
 from twin.governance.errors import GovernanceError, QueryLimitExceeded
 from twin.governance.limits import Limits, RoleLimits, Watchdog, cap_process_memory, load_limits
-from twin.governance.session import Claims, open_reader, open_session
+from twin.governance.session import Claims, harden, open_reader, open_session
 from twin.governance.store import apply_policies, load_state
 from twin.warehouse.engine import Warehouse
 
@@ -156,3 +156,13 @@ def test_a_reader_opens_read_only_and_gives_an_ungoverned_warehouse_the_shipped_
             assert s.query("SELECT count(*) FROM gold.customer_360").rows == [(40,)]
     finally:
         con.close()
+
+
+def test_a_session_opened_after_harden_runs_under_the_instance_memory_limit(fresh: Warehouse) -> None:
+    harden(fresh, RoleLimits(memory_mb=256))
+    setting = fresh.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert setting.startswith("244") or setting.startswith("256")  # DuckDB prints MiB
+    with _open(fresh, "WEALTH_ADMIN", RoleLimits(timeout_s=0.3)) as s:
+        assert s.query("SELECT count(*) FROM gold.customer_360").rows == [(40,)]
+        with pytest.raises(QueryLimitExceeded, match="timed out"):
+            s.query(FOREVER)
