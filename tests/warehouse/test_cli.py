@@ -64,8 +64,8 @@ def test_load_refuses_bad_targets_and_files(tmp_path: Path) -> None:
     csv.write_text("a\n1\n")
     db = str(tmp_path / "w.duckdb")
     cases = [
-        (["gold.customer_360", str(csv)], "notapublishedschema"),
-        (["bronze.trades_raw", str(csv)], "notapublishedschema"),
+        (["gold.customer_360", str(csv)], "isreserved"),
+        (["bronze.trades_raw", str(csv)], "isreserved"),
         (["no_schema", str(csv)], "SCHEMA.TABLE"),
         (["published.x; drop", str(csv)], "SCHEMA.TABLE"),
         (["published.x", str(tmp_path / "missing.parquet")], "filenotfound"),

@@ -95,12 +95,11 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run one query through a secure session: policies apply, the firewall checks it, it is audited."""
-        from twin.governance.errors import GovernanceError, QueryDenied
-        from twin.governance.session import claims_from, harden, open_session
+        from twin.governance.errors import GovernanceError, QueryDenied, WarehouseLocked
+        from twin.governance.limits import cap_process_memory, load_limits
+        from twin.governance.session import claims_from, harden, log_refusal, open_reader, open_session
 
         path = _db(db)
-        import duckdb
-
         log = _audit()
         try:
             # Invalid claims are an attempt too: claims_from audits them before refusing.
@@ -112,19 +111,35 @@ def register(app: typer.Typer) -> None:
         except GovernanceError as e:
             log.close()
             fail(str(e))
-        con = duckdb.connect(str(path))
+        con = None
+        # Restores this process's memory cap (a no-op until the query is about to run).
+        uncap = lambda: None  # noqa: E731
+        error: tuple[str, int] | None = None
         try:
-            with open_session(con, claims, audit=log) as session:
+            limits = load_limits().for_role(claims.role)
+            # Read-only: any number of `twin sql` can run at once; only a writer locks them out.
+            con = open_reader(path)
+            with open_session(con, claims, audit=log, limits=limits) as session:
                 # This connection only serves this query: lock its DuckDB instance down first.
-                harden(con)
+                harden(con, limits)
+                uncap = cap_process_memory(limits.memory_mb)
                 result = session.query(query)
         except QueryDenied as e:
-            fail(f"denied: {e.reason}", code=3)
+            error = (f"denied: {e.reason}", 3)
+        except WarehouseLocked as e:
+            log_refusal(log, claims, query, str(e))
+            error = (str(e), 2)
         except GovernanceError as e:
-            fail(str(e))
+            error = (str(e), 2)
         finally:
+            uncap()
             log.close()
-            con.close()
+            if con is not None:
+                con.close()
+        if error is not None:
+            # Out here, not in the handlers: the exit must not keep the failed query's frames (and
+            # DuckDB's objects) alive until the interpreter shuts down, where DuckDB reports them leaked.
+            fail(*error)
         _print_rows(result.columns, result.rows, fmt)
 
     @policy.command("compile")
@@ -292,8 +307,8 @@ def register(app: typer.Typer) -> None:
         db: Path | None = typer.Option(None, "--db", help="Warehouse file."),
     ) -> None:
         """Read the query history (Snowflake QUERY_HISTORY shape) through a governed session."""
-        from twin.governance.errors import GovernanceError, QueryDenied
-        from twin.governance.session import claims_from, open_session
+        from twin.governance.errors import GovernanceError, QueryDenied, WarehouseLocked
+        from twin.governance.session import claims_from, log_refusal, open_reader, open_session
 
         sql = "SELECT * FROM account_usage.query_history"
         if where:
@@ -301,16 +316,23 @@ def register(app: typer.Typer) -> None:
         sql += f" ORDER BY query_id DESC LIMIT {int(limit)}"
         path = _db(db)
         log = _audit()
+        con = None
         try:
             claims = claims_from({"user": user, "role": role}, audit=log)
-            with open_session(path, claims, audit=log) as s:
+            con = open_reader(path)
+            with open_session(con, claims, audit=log) as s:
                 result = s.query(sql)
         except QueryDenied as e:
             fail(f"denied: {e.reason}", code=3)
+        except WarehouseLocked as e:
+            log_refusal(log, claims, sql, str(e))
+            fail(str(e))
         except GovernanceError as e:
             fail(str(e))
         finally:
             log.close()
+            if con is not None:
+                con.close()
         _print_rows(result.columns, result.rows, fmt, title="query history")
 
     @gov.command("forget")

@@ -23,3 +23,15 @@ class QueryDenied(GovernanceError):
 
 class QueryFailed(GovernanceError):
     """A permitted query failed while running; the message is scrubbed of data values."""
+
+
+class QueryLimitExceeded(QueryFailed):
+    """A permitted query passed one of its role's limits (time, result rows or bytes)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WarehouseLocked(GovernanceError):
+    """Another process holds the warehouse file for writing; readers cannot open it meanwhile."""

@@ -20,8 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twin.governance.audit import QUERY_HISTORY_COLUMNS, AuditLog, query_history_rows, sql_hash
 from twin.governance.compiler import GOV_SCHEMA
-from twin.governance.errors import GovernanceError, QueryDenied, QueryFailed
+from twin.governance.errors import (
+    GovernanceError,
+    QueryDenied,
+    QueryFailed,
+    QueryLimitExceeded,
+    WarehouseLocked,
+)
 from twin.governance.firewall import QUERY_HISTORY_SOURCE, Catalog, Checked, check
+from twin.governance.limits import WATCHDOG, RoleLimits, load_limits
 from twin.governance.roles import RoleGraph
 from twin.governance.specialise import TEMP_PREFIX, specialise
 from twin.governance.store import (
@@ -221,10 +228,15 @@ class SecureSession:
     """One user's governed connection. Not thread-safe: open one per thread or task."""
 
     def __init__(
-        self, root: duckdb.DuckDBPyConnection, claims: Claims, audit: AuditLog | None = None
+        self,
+        root: duckdb.DuckDBPyConnection,
+        claims: Claims,
+        audit: AuditLog | None = None,
+        limits: RoleLimits | None = None,
     ) -> None:
         self.claims = claims
         self.audit = audit
+        self.limits = limits if limits is not None else load_limits().for_role(claims.role)
         self._cur = root.cursor()
         self._root = root
         self._gen = generation()
@@ -246,10 +258,18 @@ class SecureSession:
         self.active_roles = roles.active(claims.role, claims.secondary_roles)
         # One statement for all four: each round trip into DuckDB costs most of a millisecond here.
         roles_sql = "[" + ", ".join(_lit(r) for r in self.active_roles) + "]::VARCHAR[]"
-        self._cur.execute(
+        variables = (
             f"SET VARIABLE twin_role = {_lit(claims.role)}; SET VARIABLE twin_user = {_lit(claims.user)}; "
             f"SET VARIABLE twin_roles = {roles_sql}; SET VARIABLE twin_department = {_lit(claims.department)}"
-        ).fetchall()
+        )
+        try:
+            # The memory bound rides along (per connection, so each role gets its own).
+            self._cur.execute(
+                f"SET operator_memory_limit = '{int(self.limits.memory_mb)}MB'; {variables}"
+            ).fetchall()
+        except duckdb.InvalidInputException:
+            # Opened after `harden` locked the settings: the instance-wide memory_limit it set bounds us.
+            self._cur.execute(variables).fetchall()
         self._set_context()
         self._install(self._gov)
         self._closed = False
@@ -373,20 +393,62 @@ class SecureSession:
         except Exception as e:  # whatever else stopped the attempt, it is still audited
             self._log(sql, [], 0, start, allowed=False, reason=_scrub(e), outcome="failed")
             raise
+        ticket = WATCHDOG.arm(self._cur, self.limits.timeout_s)
         try:
-            self._ensure_views(checked.tables)
-            result = self._cur.execute(self._statement(checked.sql), params or [])
-            columns = [d[0] for d in result.description or []]
-            rows = result.fetchall()
+            try:
+                self._ensure_views(checked.tables)
+                result = self._cur.execute(self._statement(checked.sql), params or [])
+                columns = [d[0] for d in result.description or []]
+                rows = self._fetch(result)
+            finally:
+                timed_out = WATCHDOG.disarm(ticket)
         except duckdb.Error as e:
+            if timed_out and isinstance(e, duckdb.InterruptException):
+                reason = (
+                    f"statement timed out after {self.limits.timeout_s:g}s "
+                    f"(limit for role {self.claims.role})"
+                )
+                self._log(sql, checked.tables, 0, start, allowed=False, reason=reason, outcome="timeout")
+                raise QueryLimitExceeded(reason) from None
             reason = _scrub(e)
             self._log(sql, checked.tables, 0, start, allowed=False, reason=reason)
             raise QueryFailed(reason) from None
+        except QueryLimitExceeded as e:
+            self._log(sql, checked.tables, 0, start, allowed=False, reason=e.reason, outcome="limit")
+            raise
+        except Exception as e:  # whatever else stopped the run, it is still audited
+            self._log(sql, checked.tables, 0, start, allowed=False, reason=_scrub(e), outcome="failed")
+            raise
         duration = self._log(sql, checked.tables, len(rows), start, allowed=True, reason=None)
         # Built from values this method produced itself: validation would only re-check their types.
         return QueryResult.model_construct(
             columns=columns, rows=rows, row_count=len(rows), duration_ms=duration, tables=list(checked.tables)
         )
+
+    def _fetch(self, result: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+        """The result's rows, a chunk at a time, stopping as soon as the role's row or byte limit is
+        passed: a query that selects too much costs one chunk past the limit, not the whole result."""
+        max_rows, max_bytes = self.limits.max_rows, self.limits.max_bytes
+        rows: list[tuple[Any, ...]] = []
+        size = 0
+        while True:
+            chunk = result.fetchmany(min(_CHUNK, max_rows + 1 - len(rows)))
+            rows.extend(chunk)
+            size += _approx_bytes(chunk)
+            over = None
+            if len(rows) > max_rows:
+                over = f"result has more than {max_rows:,} rows"
+            elif size > max_bytes:
+                over = f"result passes {max_bytes:,} bytes after {len(rows):,} rows"
+            if over:
+                # Drop the rest of the streaming result now rather than at the next statement.
+                self._cur.execute("SELECT NULL").fetchall()
+                raise QueryLimitExceeded(
+                    f"{over} (limit for role {self.claims.role}): add a LIMIT, aggregate or select "
+                    "fewer columns"
+                )
+            if len(chunk) < _CHUNK:
+                return rows
 
     def _statement(self, sql: str) -> duckdb.Statement | str:
         """DuckDB's parse of a checked query, kept: a parsed statement is bound afresh at each execute,
@@ -454,6 +516,25 @@ class SecureSession:
         self.close()
 
 
+# Rows per fetch: two of DuckDB's vectors, so a small result comes back in one call.
+_CHUNK = 4096
+
+
+def _approx_bytes(rows: list[tuple[Any, ...]]) -> int:
+    """What a chunk of result rows weighs: text and blobs by length, nested values by their repr,
+    everything else 8 bytes. A bound, not an accounting."""
+    n = 0
+    for row in rows:
+        for v in row:
+            if isinstance(v, (str, bytes, bytearray)):
+                n += len(v)
+            elif isinstance(v, (list, dict, tuple)):
+                n += len(repr(v))
+            else:
+                n += 8
+    return n
+
+
 def _lit(v: str | None) -> str:
     return "NULL::VARCHAR" if v is None else "'" + v.replace("'", "''") + "'"
 
@@ -471,9 +552,12 @@ def open_session(
     claims: Claims,
     *,
     audit: AuditLog | None = None,
+    limits: RoleLimits | None = None,
 ) -> SecureSession:
-    """A governed session over `db` (a Warehouse, a DuckDB connection or a database path)."""
-    return SecureSession(_root(db), claims, audit=audit)
+    """A governed session over `db` (a Warehouse, a DuckDB connection or a database path).
+
+    `limits` default to the role's entry in the limits file (`twin.governance.limits`)."""
+    return SecureSession(_root(db), claims, audit=audit, limits=limits)
 
 
 def claims_from(fields: Mapping[str, Any], *, audit: AuditLog | None = None) -> Claims:
@@ -495,7 +579,68 @@ def claims_from(fields: Mapping[str, Any], *, audit: AuditLog | None = None) -> 
         raise GovernanceError(reason) from None
 
 
-def harden(db: Any) -> None:
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+def open_reader(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse file: any number of processes can read at once.
+
+    DuckDB lets readers share a file but not with a writer; while one (a build, a load, a refresh, a
+    policy apply, an ingest) holds it this raises `WarehouseLocked` naming the process. A warehouse
+    without policies gets the shipped ones first, in one short write.
+    """
+    con = _connect(path, read_only=True)
+    if load_state(con):
+        return con
+    con.close()
+    writer = _connect(path, read_only=False)
+    try:
+        ensure_shipped(writer)
+    finally:
+        writer.close()
+    return _connect(path, read_only=True)
+
+
+def _connect(path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.ConnectionException as e:
+        if "different configuration" in str(e):
+            # This process already has the file open for writing: share that instance.
+            return duckdb.connect(str(path))
+        raise GovernanceError(f"cannot open warehouse {path}: {_scrub(e)}") from None
+    except duckdb.IOException as e:
+        m = _LOCK_HOLDER.search(str(e))
+        if m is None:
+            raise GovernanceError(f"cannot open warehouse {path}: {_scrub(e)}") from None
+        raise WarehouseLocked(
+            f"warehouse {path} is being written by {Path(m.group(1)).name} (PID {m.group(2)}); readers "
+            "cannot open it until that writer (a build, load, refresh, policy apply or ingest) "
+            "finishes: wait for it, or stop it, and retry"
+        ) from None
+
+
+def log_refusal(audit: AuditLog | None, claims: Claims, sql: str, reason: str) -> None:
+    """Audit a query refused before any session could open (the warehouse was locked, say)."""
+    if audit is not None:
+        audit.append(
+            "query",
+            user=claims.user,
+            role=claims.role,
+            secondary_roles=claims.secondary_roles,
+            department=claims.department,
+            sql=sql,
+            sql_hash=sql_hash(sql),
+            tables=[],
+            rows=0,
+            duration_ms=0.0,
+            allowed=False,
+            outcome="lock_conflict",
+            reason=reason,
+        )
+
+
+def harden(db: Any, limits: RoleLimits | None = None) -> None:
     """Disable file access and lock the configuration of the whole DuckDB instance.
 
     DuckDB 2.0.0 applies both instance-wide (verified): after this, no connection of the instance —
@@ -503,5 +648,8 @@ def harden(db: Any) -> None:
     only serve user queries (`twin sql` does); a process that also rebuilds gold must not call it.
     """
     con = _root(db)
+    if limits is not None:
+        # Instance-wide, so it must come before the configuration is locked.
+        con.execute(f"SET memory_limit = '{int(limits.memory_mb)}MB'").fetchall()
     con.execute("SET enable_external_access = false").fetchall()
     con.execute("SET lock_configuration = true").fetchall()

@@ -111,7 +111,6 @@ def apply_policies(
     audit: AuditLog | None = None,
 ) -> ApplyReport:
     """Merge `pf` into the stored policy state and recompile the secure views (one transaction)."""
-    _ensure(con)
     report = ApplyReport()
     current = {_key(s): s for s in load_state(con)}
     changes: list[tuple[str, Statement | None, Statement | None]] = []
@@ -144,6 +143,8 @@ def apply_policies(
     compiled = compile_duckdb(stmts, table_columns(con))
     _run(con, "BEGIN TRANSACTION")
     try:
+        # Inside the transaction: a first apply that fails leaves no governance schema behind either.
+        _ensure(con)
         ords = dict(_run(con, f"SELECT key, ord FROM {GOV_SCHEMA}.policy_state"))
         next_ord = max(ords.values(), default=0) + 1
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -160,6 +161,10 @@ def apply_policies(
         _execute(con, compiled)
         _run(con, "COMMIT")
         bump_generation()
+    except duckdb.Error as e:
+        _run(con, "ROLLBACK")
+        first = str(e).splitlines()[0]
+        raise GovernanceError(f"policy apply failed, nothing was changed: {first}") from None
     except Exception:
         _run(con, "ROLLBACK")
         raise

@@ -56,11 +56,14 @@ class GovernedDuckDB:
 
     name = "governed-duckdb"
 
-    def __init__(self, db_path: str | Path) -> None:
+    def __init__(self, db_path: str | Path, limits: Any = None) -> None:
         from twin.governance import session as gov
+        from twin.governance.limits import load_limits
         from twin.warehouse.engine import Warehouse
 
         self._gov = gov
+        # Per-role query limits (`twin.governance.limits.Limits`), the same file `twin sql` reads.
+        self._limits = limits if limits is not None else load_limits()
         self.wh = Warehouse(db_path)
         self._sessions: dict[tuple[str, str | None, tuple[str, ...], bool], Any] = {}
         self._lean: dict[str, bool] = {}
@@ -86,7 +89,7 @@ class GovernedDuckDB:
                 department=caller.department,
                 secondary_roles=list(caller.secondary_roles),
             )
-            s = self._gov.open_session(self.wh, claims)
+            s = self._gov.open_session(self.wh, claims, limits=self._limits.for_role(caller.role))
             s.tune("late_materialization_max_rows", 0)  # per connection, unlike threads
             if lean:
                 s.tune("disabled_optimizers", self._lean_off)
@@ -178,7 +181,7 @@ def _sample_keys(con: Any, table: str, column: str, limit: int) -> list[Any]:
     return [r[0] for r in rows]
 
 
-def open_platform(db_path: str | Path) -> PlatformPort:
+def open_platform(db_path: str | Path, limits: Any = None) -> PlatformPort:
     if not Path(db_path).exists():
         raise FileNotFoundError(f"no warehouse at {db_path}; run `twin warehouse build` first")
-    return GovernedDuckDB(db_path)
+    return GovernedDuckDB(db_path, limits)

@@ -13,10 +13,17 @@ from pathlib import Path
 from twin.warehouse.engine import Warehouse, WarehouseError
 from twin.warehouse.erasure import scrub_file
 
+# Names DuckDB or the platform already gives a meaning: a schema called `temp` or `main` (or after any
+# attached database, `warehouse` included) makes every unqualified or two-part reference ambiguous, and
+# the medallion and private schemas are written by the platform only.
 RESERVED_SCHEMAS = frozenset(
-    {"bronze", "silver", "gold", "governance", "main", "information_schema", "pg_catalog"}
-)
-_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)$")
+    {"bronze", "silver", "gold", "governance", "dlq", "account_usage", "main", "temp", "system", "memory",
+     "information_schema", "pg_catalog"}
+)  # fmt: skip
+# A published name: letters, digits and underscores, starting with a letter, folded to lower case as
+# DuckDB resolves it (so `TEMP` is `temp`). Anything else (quotes, dots, spaces) is refused.
+_PART = r"[A-Za-z][A-Za-z0-9_]{0,62}"
+_NAME = re.compile(rf"^({_PART})\.({_PART})$")
 READERS = {".parquet": "read_parquet", ".csv": "read_csv_auto"}
 
 
@@ -26,12 +33,16 @@ def load_published(wh: Warehouse, qualified: str, file: Path, *, replace: bool =
 
     match = _NAME.match(qualified)
     if not match:
-        raise WarehouseError(f"expected SCHEMA.TABLE with plain identifiers, got {qualified!r}")
-    schema, table = match.groups()
-    if schema.lower() in RESERVED_SCHEMAS:
         raise WarehouseError(
-            f"schema {schema!r} is not a published schema (bronze/silver/gold are built by the platform); "
-            "use e.g. published.<table>"
+            f"expected SCHEMA.TABLE, each a letter then letters, digits or _, got {qualified!r}"
+        )
+    schema, table = (part.lower() for part in match.groups())
+    attached = wh.con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    databases = {r[0].lower() for r in attached}
+    if schema in RESERVED_SCHEMAS or schema in databases or schema.startswith(("duckdb_", "pg_")):
+        raise WarehouseError(
+            f"schema {schema!r} is reserved (DuckDB's temp/main/system, the platform's bronze/silver/gold/dlq/"
+            "governance, or a database name); use a schema of your own, e.g. published.<table>"
         )
     file = Path(file)
     if not file.is_file():
@@ -42,11 +53,20 @@ def load_published(wh: Warehouse, qualified: str, file: Path, *, replace: bool =
     if not replace and table in wh.tables(schema):
         raise WarehouseError(f"{schema}.{table} already exists (pass --replace to overwrite it)")
     verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
+    # One transaction: a file that fails halfway (a bad row past the sniffed sample) leaves neither a
+    # new schema nor a partial table behind.
+    wh.con.execute("BEGIN TRANSACTION").fetchall()
     try:
         wh.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}").fetchall()
         # Forgotten customers are anonymised on the way in: a published file cannot bring them back.
         source = scrub_file(wh.con, f"(SELECT * FROM {reader}(?))", reader, str(file))
         wh.con.execute(f"{verb} {schema}.{table} AS SELECT * FROM {source}", [str(file)]).fetchall()
+        n = wh.count(f"{schema}.{table}")
+        wh.con.execute("COMMIT").fetchall()
     except duckdb.Error as exc:
-        raise WarehouseError(f"cannot load {file}: {exc}") from exc
-    return wh.count(f"{schema}.{table}")
+        wh.con.execute("ROLLBACK").fetchall()
+        raise WarehouseError(f"cannot load {file}: {str(exc).splitlines()[0]}") from None
+    except BaseException:
+        wh.con.execute("ROLLBACK").fetchall()
+        raise
+    return n
