@@ -315,7 +315,6 @@ def _bag(rows: list[tuple[Any, ...]]) -> Counter[tuple[Any, ...]]:
     return Counter(tuple(_norm(v) for v in r) for r in rows)
 
 
-STATS: Counter = Counter()
 _sessions: dict[tuple[str, str | None], SecureSession] = {}
 
 
@@ -329,7 +328,6 @@ def _session(w: World, role: str, dept: str | None) -> SecureSession:
 @pytest.fixture(scope="module", autouse=True)
 def _close_sessions() -> Iterator[None]:
     yield
-    print("STATS", STATS)
     for s in _sessions.values():
         s.close()
     _sessions.clear()
@@ -346,9 +344,7 @@ def test_generated_queries_never_leak(world: World, role: str, dept: str | None,
     expected = _expected_for(world, role, dept)
     try:
         got = _session(world, role, dept).query(q.sql)
-    except (QueryDenied, QueryFailed) as e:
-        STATS[type(e).__name__] += 1
-        print("DENIED", type(e).__name__, e, q.sql[:150])
+    except (QueryDenied, QueryFailed):
         return  # refusing is always safe
     for row in got.rows:
         for v in row:
@@ -358,13 +354,9 @@ def test_generated_queries_never_leak(world: World, role: str, dept: str | None,
                 assert v not in expected.secret_numbers, (q.sql, role, dept, v)
     cells = world.cells[(role, dept)]
     if any(c in cells[r].masked for r, c in q.columns):
-        STATS["masked"] += 1
         return  # masked values differ by design; the value check above is what matters for them
     try:
         truth = expected.db.execute(q.sql).fetchall()
     except duckdb.Error:
-        STATS["truthfail"] += 1
         return
-    STATS["exact"] += 1
-    STATS["rows"] += len(got.rows)
     assert _bag(got.rows) == _bag(truth), (q.sql, role, dept)
