@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,3 +185,10 @@ def test_pii_decisions_are_checked_when_read() -> None:
     ).statements
     with pytest.raises(GovernanceError, match=r"unknown role.*NOBODY"):
         pii_decisions(stmts)
+
+
+def test_a_malformed_matrix_is_refused_with_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "visibility.yaml"
+    bad.write_text("roles: {PUBLIC: []}\nrelations:\n  gold.x: {rows: some}\n")
+    with pytest.raises(GovernanceError, match=r"visibility\.yaml: relations\.gold\.x\.rows: "):
+        load_visibility(bad)

@@ -67,6 +67,7 @@ class World:
     samples: dict[str, dict[str, list[Any]]]
     cells: dict[tuple[str, str | None], dict[str, Cell]] = field(default_factory=dict)
     masked: frozenset[str] = frozenset()  # relations with a masked column
+    masked_columns: dict[str, list[str]] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,11 @@ def world(gold_db: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
     vis = load_visibility()
     graph = RoleGraph.from_statements(load_state(wh.con))
     w = World(
-        wh=wh, types=types, samples=samples, masked=frozenset(r for r in published if vis.relations[r].clear)
+        wh=wh,
+        types=types,
+        samples=samples,
+        masked=frozenset(r for r in published if vis.relations[r].clear),
+        masked_columns={r: sorted(vis.relations[r].clear) for r in published if vis.relations[r].clear},
     )
     for role, dept in SESSIONS:
         w.cells[(role, dept)] = {rel: vis.cell(graph, rel, role, dept) for rel in published}
@@ -196,7 +201,9 @@ class Query:
 
 @st.composite
 def _expr(draw: st.DrawFn, w: World, rel: str, q: str, used: set[tuple[str, str]]) -> str:
-    col = draw(st.sampled_from(list(w.types[rel])))
+    # Half the time a masked column, where there is one: the columns a leak would come from.
+    masked = w.masked_columns.get(rel, [])
+    col = draw(st.sampled_from(masked if masked and draw(st.booleans()) else list(w.types[rel])))
     used.add((rel, col))
     ref = f'{q}"{col}"'
     fam = _family(w.types[rel][col])

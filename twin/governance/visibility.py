@@ -82,9 +82,6 @@ class Cell(_Frozen):
             terms.append(f'"{self.department_column}" IN ({_in_list(self.departments)})')
         return " OR ".join(terms) or "FALSE"
 
-    def reads_customer_rows(self) -> bool:
-        return self.rows == "open" or self.departments is None or bool(self.departments)
-
 
 class Visibility(_Frozen):
     roles: dict[str, Literal["all"] | list[str]]
