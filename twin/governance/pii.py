@@ -3,6 +3,11 @@
 Detectors: US SSNs, emails, phone numbers, card numbers (Luhn-valid 13–19 digits), account numbers
 (8–17 digit runs that are not cards) and person names (a common first name followed by a capitalised
 word). Reports per-column counts and masked samples; it is the publish gate for data products.
+
+A flagged column that no masking policy covers needs a declared decision in the policy DDL, the
+`pii_decision` tag with the value `visible_to:ROLE,ROLE,…` (Snowflake tags are plain strings, so the
+decision travels with the column to Snowflake too). A finding carries its column's decision, so a
+reader tells "PII we chose to show these roles" from "PII nobody decided about" (`undecided`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from twin.governance.errors import GovernanceError
 
@@ -85,12 +90,59 @@ def mask(s: str) -> str:
     return s[:keep] + "*" * max(0, len(s) - 2 * keep) + s[-keep:] if len(s) > 2 else "*" * len(s)
 
 
+DECISION_TAG = "pii_decision"
+_DECISION = re.compile(r"^visible_to:([A-Za-z_][A-Za-z0-9_$]*(?:,[A-Za-z_][A-Za-z0-9_$]*)*)$")
+
+
+class PiiDecision(BaseModel):
+    """`ALTER TABLE t MODIFY COLUMN c SET TAG pii_decision = 'visible_to:A,B'`: A and B (and the
+    roles that inherit them) may read `c` in clear; every other role must not."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    table: str
+    column: str
+    visible_to: frozenset[str]
+
+
+def parse_decision(table: str, column: str, value: str) -> PiiDecision:
+    m = _DECISION.match(value.replace(" ", ""))
+    if not m:
+        raise GovernanceError(
+            f"{table}.{column}: tag {DECISION_TAG} = {value!r} is not a decision; "
+            "write 'visible_to:ROLE,ROLE' (role names, comma-separated)"
+        )
+    return PiiDecision(table=table, column=column, visible_to=frozenset(r.upper() for r in m[1].split(",")))
+
+
+def pii_decisions(stmts: Iterable[Any]) -> dict[tuple[str, str], PiiDecision]:
+    """(table, column) → the declared decision, from policy statements (unknown roles are refused)."""
+    from twin.governance.models import CreateRole, SetTag
+
+    stmts = list(stmts)
+    roles = {s.name for s in stmts if isinstance(s, CreateRole)}
+    out: dict[tuple[str, str], PiiDecision] = {}
+    for s in stmts:
+        if isinstance(s, SetTag) and s.tag == DECISION_TAG:
+            d = parse_decision(s.table, s.column, s.value)
+            unknown = sorted(d.visible_to - roles)
+            if unknown:
+                raise GovernanceError(
+                    f"{s.table}.{s.column}: {DECISION_TAG} names unknown role(s) {', '.join(unknown)}; "
+                    "declare them with CREATE ROLE first"
+                )
+            out[(s.table, s.column)] = d
+    return out
+
+
 class Finding(BaseModel):
     column: str
     detector: str
     count: int
     rows_scanned: int
     samples: list[str]
+    # The column's declared `pii_decision` roles, when it has one (None: nobody decided).
+    visible_to: list[str] | None = None
 
 
 class ScanReport(BaseModel):
@@ -139,6 +191,11 @@ def scan_values(source: str, columns: dict[str, Iterable[Any]], skip: Iterable[s
     )
 
 
+def undecided(report: ScanReport) -> list[Finding]:
+    """Findings in columns with neither a PII tag (masked) nor a declared `pii_decision`."""
+    return [f for f in report.findings if f.visible_to is None]
+
+
 def _tagged(con: Any, table: str) -> set[str]:
     from twin.governance.models import SetTag
     from twin.governance.store import load_state
@@ -146,6 +203,12 @@ def _tagged(con: Any, table: str) -> set[str]:
     return {
         s.column for s in load_state(con) if isinstance(s, SetTag) and s.table == table and s.tag == "pii"
     }
+
+
+def _decided(con: Any, table: str) -> dict[str, list[str]]:
+    from twin.governance.store import load_state
+
+    return {col: sorted(d.visible_to) for (t, col), d in pii_decisions(load_state(con)).items() if t == table}
 
 
 def scan_table(con: Any, table: str, limit: int = SAMPLE_ROWS) -> ScanReport:
@@ -156,7 +219,14 @@ def scan_table(con: Any, table: str, limit: int = SAMPLE_ROWS) -> ScanReport:
         arrow = con.sql(f'SELECT * FROM "{parts[0]}"."{parts[1]}" LIMIT {int(limit)}').to_arrow_table()
     except Exception as e:
         raise GovernanceError(f"cannot read {table}: {str(e).splitlines()[0]}") from None
-    return _scan_arrow(table, arrow, _tagged(con, ".".join(parts)))
+    name = ".".join(parts)
+    report = _scan_arrow(table, arrow, _tagged(con, name))
+    decided = _decided(con, name)
+    if decided:
+        report.findings = [
+            f.model_copy(update={"visible_to": decided.get(f.column)}) for f in report.findings
+        ]
+    return report
 
 
 def scan_parquet(path: Path, limit: int = SAMPLE_ROWS) -> ScanReport:
