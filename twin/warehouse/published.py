@@ -41,8 +41,8 @@ def load_published(wh: Warehouse, qualified: str, file: Path, *, replace: bool =
     databases = {r[0].lower() for r in attached}
     if schema in RESERVED_SCHEMAS or schema in databases or schema.startswith(("duckdb_", "pg_")):
         raise WarehouseError(
-            f"schema {schema!r} is reserved (DuckDB's temp/main/system, the platform's bronze/silver/gold/dlq/"
-            "governance, or a database name); use a schema of your own, e.g. published.<table>"
+            f"schema {schema!r} is reserved (DuckDB's temp/main/system, the platform's bronze/silver/gold/"
+            "dlq/governance, or a database name); use a schema of your own, e.g. published.<table>"
         )
     file = Path(file)
     if not file.is_file():
