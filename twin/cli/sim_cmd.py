@@ -56,17 +56,31 @@ def cost_table(cost: dict[str, Any]) -> Table:
     t.add_row(
         "worked example, 94% hit rate", f"${we['cache_94_per_day']:,.2f}", f"${we['cache_94_per_year']:,.0f}"
     )
-    if run is not None:
+    if run is not None and run.get("per_query_per_day") is None:
+        t.add_row("this run, projected to a day", "cannot project", "-")
         t.add_row(
-            f"this run, per query, hit rate {run['hit_rate']:.1%}",
-            f"${run['per_query_per_day']:,.2f}",
+            f"this run's {run.get('window_s', 0) / 3600:g} h window alone, warehouse clock",
+            f"${run['window_warehouse_clock']:,.2f} (window)",
+            "-",
+        )
+    elif run is not None:
+        proj = run.get("projection") or {}
+        lo, hi = proj.get("per_query_per_day_low"), proj.get("per_query_per_day_high")
+        rng = f" (${lo:,.0f}–${hi:,.0f})" if lo is not None and proj.get("method") == "profile" else ""
+        t.add_row(
+            f"this run, per query, day's hit rate {run['hit_rate']:.1%}",
+            f"${run['per_query_per_day']:,.2f}{rng}",
             f"${run['per_query_per_year']:,.0f}",
         )
+        lo, hi = proj.get("warehouse_clock_per_day_low"), proj.get("warehouse_clock_per_day_high")
+        rng = f" (${lo:,.0f}–${hi:,.0f})" if lo is not None and proj.get("method") == "profile" else ""
         t.add_row(
-            "this run, warehouse clock (60 s min, auto-suspend)",
-            f"${run['warehouse_clock_per_day']:,.2f}",
+            "this run, warehouse clock (min billing, auto-suspend)",
+            f"${run['warehouse_clock_per_day']:,.2f}{rng}",
             f"${run['warehouse_clock_per_year']:,.0f}",
         )
+    if run is not None and run.get("projection"):
+        t.caption = run["projection"]["note"]
     return t
 
 
@@ -76,7 +90,8 @@ def sensitivity_table(cost: dict[str, Any]) -> Table:
     t.add_column("hit rate", justify="right")
     t.add_column("per day", justify="right")
     for r in cost["sensitivity"]["by_ttl"]:
-        t.add_row(f"{r['ttl_s']:g}", f"{r['hit_rate']:.1%}", f"${r['per_day']:,.2f}")
+        per_day = "-" if r["per_day"] is None else f"${r['per_day']:,.2f}"
+        t.add_row(f"{r['ttl_s']:g}", f"{r['hit_rate']:.1%}", per_day)
     return t
 
 
@@ -102,6 +117,17 @@ def _load_scenario(name: str) -> Any:
         fail(str(e))
     except ScenarioError as e:
         fail("invalid scenario:\n  " + "\n  ".join(e.problems))
+
+
+def _parametric(s: Any) -> dict[str, Any]:
+    from twin.cost.summary import parametric_summary
+    from twin.sim.costing import traffic_of
+
+    users = sum(p.count for p in s.personas)
+    per_user = sum(p.count * p.requests_per_day for p in s.personas) / users
+    return parametric_summary(
+        s.cost, users=users, queries_per_user_per_day=per_user, traffic=traffic_of(s, {})
+    )
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -261,9 +287,7 @@ def register(app: typer.Typer) -> None:
             if cost is None:
                 fail(f"{path} has no cost section")
         else:
-            from twin.cost.summary import parametric_summary
-
-            cost = parametric_summary(_load_scenario(target))
+            cost = _parametric(_load_scenario(target))
         if fmt == "json":
             typer.echo(json.dumps(cost, indent=1))
             return

@@ -25,6 +25,52 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _range(proj: dict[str, Any], key: str) -> str:
+    lo, hi = proj.get(f"{key}_low"), proj.get(f"{key}_high")
+    return f" (${lo:,.0f}–${hi:,.0f})" if proj.get("method") == "profile" and lo is not None else ""
+
+
+def cost_run_rows(run: dict[str, Any]) -> list[list[str]]:
+    """The run's projected day, with its range, or the plain refusal."""
+    proj = run.get("projection") or {}
+    if run.get("per_query_per_day") is None:
+        return [
+            ["this run, projected to a day", "cannot project", "-"],
+            ["this run's window alone, warehouse clock", f"${run['window_warehouse_clock']:,.2f}", "-"],
+        ]
+    return [
+        [f"this run, per query, day's hit rate {run['hit_rate']:.1%}",
+         f"${run['per_query_per_day']:,.2f}{_range(proj, 'per_query_per_day')}",
+         f"${run['per_query_per_year']:,.0f}"],
+        ["this run, warehouse clock (minimum billing, auto-suspend)",
+         f"${run['warehouse_clock_per_day']:,.2f}{_range(proj, 'warehouse_clock_per_day')}",
+         f"${run['warehouse_clock_per_year']:,.0f}"],
+    ]  # fmt: skip
+
+
+def sweep_figure(sweeps: dict[str, Any]) -> Any:
+    """One panel per swept parameter: the day's warehouse clock cost, the scenario's choice marked."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    names = list(sweeps)
+    fig = make_subplots(rows=1, cols=max(1, len(names)), subplot_titles=[f"$/day by {n}" for n in names])
+    for i, name in enumerate(names, start=1):
+        sw = sweeps[name]
+        xs = [p["x"] for p in sw["points"]]
+        ys = [p["warehouse_clock_per_day"] for p in sw["points"]]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name), row=1, col=i)
+        chosen = [(x, y) for x, y in zip(xs, ys, strict=True) if x == sw["chosen"]]
+        if chosen:
+            fig.add_trace(go.Scatter(x=[chosen[0][0]], y=[chosen[0][1]], mode="markers+text",
+                                     marker={"size": 14, "color": "red", "symbol": "star"},
+                                     text=["chosen"], textposition="top center", name="chosen"),
+                          row=1, col=i)  # fmt: skip
+        fig.update_xaxes(title_text=name, row=1, col=i)
+    fig.update_layout(height=360, showlegend=False, margin={"t": 40})
+    return fig
+
+
 def render_html(report: dict[str, Any]) -> str:
     import plotly.graph_objects as go
     from plotly.offline import get_plotlyjs
@@ -46,8 +92,10 @@ def render_html(report: dict[str, Any]) -> str:
 
     cost = report["cost"]
     sens = cost["sensitivity"]["by_ttl"]
-    cfig = make_subplots(rows=1, cols=2, subplot_titles=("cost/day by cache TTL", "cost/day by hit rate"))
-    cfig.add_trace(go.Scatter(x=[r["ttl_s"] for r in sens], y=[r["per_day"] for r in sens],
+    cfig = make_subplots(
+        rows=1, cols=2, subplot_titles=("day's hit rate by cache TTL", "cost/day by hit rate")
+    )
+    cfig.add_trace(go.Scatter(x=[r["ttl_s"] for r in sens], y=[r["hit_rate"] for r in sens],
                               mode="lines+markers", name="by TTL"), row=1, col=1)  # fmt: skip
     hr = cost["sensitivity"]["by_hit_rate"]
     cfig.add_trace(go.Scatter(x=[r["hit_rate"] for r in hr], y=[r["per_day"] for r in hr],
@@ -70,12 +118,8 @@ def render_html(report: dict[str, Any]) -> str:
         ["worked example, no cache", f"${we['no_cache_per_day']:,.2f}", f"${we['no_cache_per_year']:,.0f}"],
         ["worked example, 94% hit rate", f"${we['cache_94_per_day']:,.2f}",
          f"${we['cache_94_per_year']:,.0f}"],
-        [f"this run, per query, hit rate {run['hit_rate']:.1%}", f"${run['per_query_per_day']:,.2f}",
-         f"${run['per_query_per_year']:,.0f}"],
-        ["this run, warehouse clock (60 s minimum, auto-suspend)",
-         f"${run['warehouse_clock_per_day']:,.2f}",
-         f"${run['warehouse_clock_per_year']:,.0f}"],
     ]  # fmt: skip
+    cost_rows += cost_run_rows(run)
     verdict = "all SLAs met" if all(r["passed"] for r in report["slas"]) else "SLA breach"
     title = html.escape(f"twin report: {report['scenario']}")
     return f"""<!doctype html>
@@ -93,6 +137,60 @@ cache hit rate {report["cache"]["hit_rate"]:.1%}, freshness p95 {report["freshne
 <h2>Over time</h2>{fig.to_html(include_plotlyjs=False, full_html=False)}
 <h2>Operations</h2>{_table(OP_HEADERS, op_rows)}
 <h2>Cost</h2>{_table(["", "per day", "per year"], cost_rows)}
+<p>{html.escape((run.get("projection") or {}).get("note", ""))}</p>
 {cfig.to_html(include_plotlyjs=False, full_html=False)}
+{extra_cost_html(cost)}
 </body></html>
 """
+
+
+def extra_cost_html(cost: dict[str, Any]) -> str:
+    """Sweeps (curve per parameter, chosen point marked), chargeback, delivery and monitor sections."""
+    parts = []
+    if cost.get("sweeps"):
+        fig = sweep_figure(cost["sweeps"])
+        parts.append(
+            "<h3>Sweeps (the profile model's day)</h3>" + fig.to_html(include_plotlyjs=False, full_html=False)
+        )
+    cb = cost.get("chargeback")
+    if cb:
+        rows = [
+            [
+                p["persona"],
+                p["clients"],
+                p["requests"],
+                p["warehouse_calls"],
+                f"{p['share']:.1%}",
+                "-" if p["per_day"] is None else f"${p['per_day']:,.2f}",
+            ]
+            for p in cb["personas"]
+        ]
+        parts.append(
+            "<h3>Chargeback by persona</h3>"
+            + _table(["persona", "clients", "requests", "warehouse calls", "share", "per day"], rows)
+        )
+        rows = [
+            [
+                c["client"],
+                c["persona"],
+                c["requests"],
+                c["warehouse_calls"],
+                "-" if c["per_day"] is None else f"${c['per_day']:,.2f}",
+            ]
+            for c in cb["top_clients"]
+        ]
+        parts.append(
+            "<h3>Costliest clients</h3>"
+            + _table(["client", "persona", "requests", "warehouse calls", "per day"], rows)
+        )
+    mon = cost.get("resource_monitor")
+    if mon:
+        rows = [
+            [f"{n['t_s'] / 3600:.2f} h", f"{n['percent']}%", n["action"], f"{n['credits']:.2f}"]
+            for n in mon["notifications"]
+        ]
+        parts.append(
+            f"<h3>Resource monitor {html.escape(mon['name'])} (quota {mon['credit_quota']:g} "
+            f"credits)</h3>" + _table(["at", "threshold", "action", "credits used"], rows)
+        )
+    return "\n".join(parts)  # fmt: skip

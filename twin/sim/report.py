@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from twin.cost.chargeback import chargeback
 from twin.cost.summary import cost_summary
+from twin.sim.costing import traffic_of
 from twin.sim.durations import format_clock
 from twin.sim.faults import Window, windows
 from twin.sim.metrics import hist_summary_s
 from twin.sim.runner import RunResult
-from twin.sim.scenario import Scenario
 from twin.sim.sla import SlaResult, evaluate
 
 REPORT_VERSION = 1
@@ -72,20 +73,27 @@ def build_report(result: RunResult) -> dict[str, Any]:
         "failover": result.failover,
         "timeline": rec.timeline(s.duration),
     }
-    report["cost"] = cost_summary(
+    cost = cost_summary(
         s.cost,
         users=advisors,
         queries_per_user_per_day=per_user,
         queries=total,
         hit_rate=result.cache_stats["hit_rate"],
         duration_s=s.duration,
+        start_s=s.start,
         warehouse_calls=rec.misses_at,
         keys=rec.keys,
-        sweep=s.sweep,
+        traffic=traffic_of(s, result.key_counts),
+        sweep_ttls=s.sweep.ttls if s.sweep else None,
+        sweep_zipf_s=s.sweep.zipf_s if s.sweep else (),
         n_keys=keyed[0] if keyed else 1,
         seed=s.seed,
-        day_scale=day_scale(s),
     )
+    group_of = {user: user.rsplit("-", 1)[0] for user in result.usage}
+    cost["chargeback"] = chargeback(
+        result.usage, per_day=cost["run"]["warehouse_clock_per_day"], group_of=group_of
+    )
+    report["cost"] = cost
     report["slas"] = [r.model_dump() for r in evaluate(report, s.slas)]
     return report
 
@@ -95,21 +103,6 @@ def _fault_end(w: Window, result: RunResult) -> float:
     if w.kind == "region_lost" and result.failover is not None:
         return min(w.end, w.start + result.failover["rto_s"])
     return w.end
-
-
-def day_scale(s: Scenario) -> float:
-    """How many of this run make a day: 1 / (share of a day's requests the run's window holds)."""
-    total = sum(p.count * p.requests_per_day for p in s.personas)
-    expected = 0.0
-    for p in s.personas:
-        w = p.hourly_weights()
-        t, end = s.start, s.start + s.duration
-        while t < end - 1e-9:
-            hour_end = (t // 3600 + 1) * 3600
-            step = min(hour_end, end) - t
-            expected += p.count * p.requests_per_day * w[int(t // 3600) % 24] * step / 3600
-            t += step
-    return total / expected if expected else 86400.0 / s.duration
 
 
 def _median_ms(values: list[float]) -> float:

@@ -67,6 +67,8 @@ class RunResult:
     mode: str
     wall: dict[str, float] = field(default_factory=dict)
     key_counts: dict[str, int] = field(default_factory=dict)  # distinct keys per keyed operation
+    # per user: [requests, warehouse calls], for chargeback ("what does this client cost us")
+    usage: dict[str, list[int]] = field(default_factory=dict)
 
 
 class Slots:
@@ -223,6 +225,7 @@ class _Sim:
         self._reused: dict[tuple[str, int], Any] = {}
         self._scopes: dict[Any, Any] = {}
         self.real_calls = 0
+        self.usage: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
 
     def _key(self, scope: Any, op_name: str, sql: str, params: list[Any]) -> str:
         # hashing the key is the simulator's hottest line; the same inputs always give the same key
@@ -275,6 +278,8 @@ class _Sim:
         env, rng, rec = self.env, self.rng, self.rec
         t0 = env.now
         op = self.s.operations[op_name]
+        used = self.usage[caller.user]
+        used[0] += 1
         picker = self.pickers.get(op_name)
         params = [picker.pick(rng)] if picker is not None else []
         net_ms = self._net_mean_ms + (rng.random() * 2 - 1) * self._net_jitter_ms
@@ -344,6 +349,7 @@ class _Sim:
                     return
                 service = outcome.duration_s if self.opts.measured else self.service[op_name](rng)
                 rec.misses_at.append((env.now, service))
+                used[1] += 1
                 yield env.timeout(service)
             finally:
                 self.wh.give_back()
@@ -497,6 +503,7 @@ def run_scenario(scenario: Scenario, platform: PlatformPort, opts: RunOptions | 
         platform_name=platform.name,
         mode="live" if opts.realtime_speed else "sim",
         key_counts={op: len(p.keys) for op, p in sorted(pickers.items())},
+        usage=dict(sorted(sim.usage.items())),
         wall={
             "total_s": round(time.perf_counter() - wall0, 3),
             "simulation_s": round(sim_wall, 3),

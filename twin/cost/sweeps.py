@@ -1,0 +1,75 @@
+"""One-parameter sweeps of the profile model: a day's cost as TTL, warehouse size, auto-suspend or the
+number of users changes, with the scenario's own choice marked.
+
+Each point is the hour-by-hour model of `twin.cost.projection` for a whole day, so a sweep costs
+milliseconds and needs no further simulation. Warehouse sizes follow Snowflake's doubling of credits
+per size; a query is assumed to run in proportionally less time on a bigger warehouse, so per-query
+cost stays flat and only the idle tails (auto-suspend, minimum billing) grow with size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twin.cost.projection import DAY_S, Traffic, WarehouseTerms, model_window
+
+TTLS_S = (0.0, 60.0, 300.0, 900.0, 1800.0, 3600.0)
+AUTO_SUSPEND_S = (0.0, 60.0, 120.0, 300.0, 600.0)
+SIZES = {"XS": 1.0, "S": 2.0, "M": 4.0, "L": 8.0, "XL": 16.0}  # credits per hour
+USER_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def _day(traffic: Traffic, terms: WarehouseTerms, dps: float) -> dict[str, float]:
+    f = model_window(traffic, terms, 0.0, DAY_S)
+    return {
+        "hit_rate": round(f.hit_rate, 4),
+        "warehouse_clock_per_day": round(f.billed_s * dps, 2),
+        "per_query_per_day": round(f.misses * terms.seconds_per_query * dps, 2),
+    }
+
+
+def sweeps(traffic: Traffic, params: Any, terms: WarehouseTerms) -> dict[str, Any]:
+    """{parameter: {"chosen": x, "points": [{"x": x, ...day figures}]}} for each swept parameter."""
+    dps = params.dollars_per_second
+    out: dict[str, Any] = {}
+    ttls = sorted({*TTLS_S, traffic.ttl_s})
+    out["ttl_s"] = {
+        "chosen": traffic.ttl_s,
+        "points": [{"x": t, **_day(traffic.model_copy(update={"ttl_s": t}), terms, dps)} for t in ttls],
+    }
+    suspends = sorted({*AUTO_SUSPEND_S, terms.auto_suspend_s})
+    out["auto_suspend_s"] = {
+        "chosen": terms.auto_suspend_s,
+        "points": [
+            {"x": a, **_day(traffic, terms.model_copy(update={"auto_suspend_s": a}), dps)} for a in suspends
+        ],
+    }
+    c0 = params.credits_per_hour
+    points = []
+    for name, credits in SIZES.items():
+        sized = terms.model_copy(update={"seconds_per_query": terms.seconds_per_query * c0 / credits})
+        points.append({"x": name, "credits_per_hour": credits, **_day(traffic, sized, dps * credits / c0)})
+    chosen = next((n for n, c in SIZES.items() if c == c0), f"{c0:g} credits/h")
+    out["warehouse_size"] = {"chosen": chosen, "points": points}
+    out["users_scale"] = {
+        "chosen": 1.0,
+        "points": [
+            {
+                "x": k,
+                **_day(
+                    traffic.model_copy(
+                        update={
+                            "streams": [
+                                s.model_copy(update={"hourly_rps": [r * k for r in s.hourly_rps]})
+                                for s in traffic.streams
+                            ]
+                        }
+                    ),
+                    terms,
+                    dps,
+                ),
+            }
+            for k in USER_SCALES
+        ],
+    }
+    return out
