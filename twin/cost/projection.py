@@ -84,7 +84,7 @@ class Figures(_Frozen):
 
     @property
     def hit_rate(self) -> float:
-        return 1.0 - self.misses / self.queries if self.queries else 0.0
+        return min(1.0, max(0.0, 1.0 - self.misses / self.queries)) if self.queries else 0.0
 
 
 class Projection(_Frozen):
