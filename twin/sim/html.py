@@ -19,6 +19,14 @@ def _shade_faults(fig: Any, faults: list[dict[str, Any]], rows: int) -> None:
             )  # fmt: skip
 
 
+def _mark_monitor(fig: Any, monitor: dict[str, Any] | None) -> None:
+    """A resource monitor's notifications as vertical lines on the timeline."""
+    for n in (monitor or {}).get("notifications", []):
+        colour = "orange" if n["action"] == "NOTIFY" else "red"
+        fig.add_vline(x=n["t_s"] / 3600, line_dash="dash", line_color=colour,
+                      annotation_text=f"monitor {n['percent']}%: {n['action']}")  # fmt: skip
+
+
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
@@ -87,6 +95,7 @@ def render_html(report: dict[str, Any]) -> str:
     fig.add_trace(go.Bar(x=hours, y=tl["errors"], name="errors", marker_color="red"), row=2, col=1)
     fig.add_trace(go.Scatter(x=hours, y=tl["cache_hit_rate"], name="hit rate", mode="lines"), row=3, col=1)
     _shade_faults(fig, report["faults"], 3)
+    _mark_monitor(fig, (report.get("cost") or {}).get("resource_monitor"))
     fig.update_xaxes(title_text="hours since start", row=3, col=1)
     fig.update_layout(height=800, showlegend=False, margin={"t": 40})
 

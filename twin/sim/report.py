@@ -93,6 +93,8 @@ def build_report(result: RunResult) -> dict[str, Any]:
     cost["chargeback"] = chargeback(
         result.usage, per_day=cost["run"]["warehouse_clock_per_day"], group_of=group_of
     )
+    if result.monitor is not None:
+        cost["resource_monitor"] = result.monitor
     report["cost"] = cost
     report["slas"] = [r.model_dump() for r in evaluate(report, s.slas)]
     return report
