@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from twin.cost.billing import warehouse_clock
+from twin.cost.delivery import DeliveryInputs, delivery_cost, trajectory
 from twin.cost.hit_rate import replay, zipf_replay
 from twin.cost.model import per_query_cost, worked_example
 from twin.cost.projection import Figures, Observed, Projection, Traffic, WarehouseTerms, project_day
@@ -154,6 +155,7 @@ def cost_summary(
             "push_egress_per_day": round(egress, 2),
             "adx_zero_copy_egress_per_day": 0.0,
             "storage_per_day": round(storage_day, 2),
+            **distribution(params),
         },
         "sensitivity": {"by_ttl": by_ttl, "by_hit_rate": by_hit, "zipf": zipf},
         "sweeps": sweeps(traffic, params, terms),
@@ -161,6 +163,15 @@ def cost_summary(
     if extras:
         out.update(extras)
     return out
+
+
+def distribution(params: Prices) -> dict[str, Any]:
+    """Pull vs push delivery and the cost-reduction trajectory, at this scenario's egress price."""
+    d = delivery_cost(DeliveryInputs(egress_per_gb=params.egress_per_gb, days_per_year=params.days_per_year))
+    return {
+        "pull_vs_push": d.model_dump(),
+        "trajectory": [s.model_dump() for s in trajectory(days_per_year=params.days_per_year)],
+    }
 
 
 def _projection_json(params: Prices, p: Projection) -> dict[str, Any]:
@@ -234,4 +245,5 @@ def parametric_summary(
             "zipf": [],
         },
         "sweeps": sweep_out,
+        "delivery": distribution(params),
     }
