@@ -119,6 +119,42 @@ def _load_scenario(name: str) -> Any:
         fail("invalid scenario:\n  " + "\n  ".join(e.problems))
 
 
+def _cost_of(target: str) -> dict[str, Any]:
+    """A report's cost section, or a scenario's parametric one."""
+    path = Path(target)
+    if path.is_dir():
+        path = path / "report.json"
+    if path.suffix == ".json":
+        cost = _read_json(path, "report").get("cost")
+        if not isinstance(cost, dict):
+            fail(f"{path} has no cost section")
+        return cost
+    return _parametric(_load_scenario(target))
+
+
+def _compare(console: Console, targets: list[str], fmt: str, out: Path) -> None:
+    from twin.cost.compare import HEADERS, compare, render_compare_html, table_rows, why
+
+    if len(targets) < 2:
+        fail("twin cost compare needs at least two scenarios or report.json files")
+    labels = [Path(t).parent.name if Path(t).name == "report.json" else Path(t).stem or t for t in targets]
+    rows = compare([(label, _cost_of(t)) for label, t in zip(labels, targets, strict=True)])
+    out.write_text(render_compare_html(rows))
+    if fmt == "json":
+        typer.echo(json.dumps({"html": str(out), "rows": [r.model_dump() for r in rows], "why": why(rows)},
+                              indent=1))  # fmt: skip
+        return
+    t = Table(title="cost compared")
+    for h in HEADERS:
+        t.add_column(h, justify="right")
+    for row in table_rows(rows):
+        t.add_row(*row)
+    console.print(t)
+    for line in why(rows):
+        console.print(line)
+    console.print(f"comparison page: {out}")
+
+
 def _parametric(s: Any) -> dict[str, Any]:
     from twin.cost.summary import parametric_summary
     from twin.sim.costing import traffic_of
@@ -274,20 +310,24 @@ def register(app: typer.Typer) -> None:
 
     @app.command("cost")
     def cost_cmd(
-        target: str = typer.Argument(..., help="A scenario (parametric) or a report.json (from a run)."),
+        targets: list[str] = typer.Argument(
+            ..., help="A scenario (parametric) or a report.json (from a run); or `compare A B [C…]`."
+        ),
         fmt: str = typer.Option("table", "--format", help="table or json."),
+        out: Path | None = typer.Option(None, help="compare: the HTML page [default: cost-compare.html]."),
     ) -> None:
-        """The cost model: worked example, the run's hit rate and billing, and sensitivities."""
+        """The cost model: worked example, the run's projected day, and sensitivities.
+
+        `twin cost compare A B [C…]` puts scenarios or report.json files side by side."""
         console = _console()
-        path = Path(target)
-        if path.is_dir():
-            path = path / "report.json"
-        if path.suffix == ".json":
-            cost = _read_json(path, "report").get("cost")
-            if cost is None:
-                fail(f"{path} has no cost section")
-        else:
-            cost = _parametric(_load_scenario(target))
+        if fmt not in ("table", "json"):
+            fail(f"--format must be table or json, not {fmt!r}")
+        if targets[0] == "compare":
+            _compare(console, targets[1:], fmt, out or Path("cost-compare.html"))
+            return
+        if len(targets) != 1:
+            fail(f"give one scenario or report.json (or `compare A B …`), not {len(targets)}")
+        cost = _cost_of(targets[0])
         if fmt == "json":
             typer.echo(json.dumps(cost, indent=1))
             return

@@ -75,12 +75,14 @@ class Observed(_Frozen):
     queries: int = Field(ge=0)
     misses: int = Field(ge=0)  # calls that reached the warehouse
     billed_s: float = Field(ge=0)
+    busy_s: float = Field(0.0, ge=0)  # time at least one query ran
 
 
 class Figures(_Frozen):
     queries: float
     misses: float
     billed_s: float
+    busy_s: float = 0.0
 
     @property
     def hit_rate(self) -> float:
@@ -130,7 +132,7 @@ def model_window(traffic: Traffic, terms: WarehouseTerms, start_s: float, durati
     """The profile model's expected queries, warehouse calls and billed seconds over a window."""
     pops = [s.popularity() for s in traffic.streams]
     segs = _segments(start_s, duration_s)
-    queries = misses = billed = 0.0
+    queries = misses = billed = busy = 0.0
     ttl = traffic.ttl_s if traffic.cache_enabled else 0.0
     for i, (hour, secs) in enumerate(segs):
         miss_rps = 0.0
@@ -143,7 +145,8 @@ def model_window(traffic: Traffic, terms: WarehouseTerms, start_s: float, durati
                 misses += _cold_extra_misses(p, rps, min(ttl, duration_s))
         misses += miss_rps * secs
         billed += _billed(miss_rps, secs, terms)
-    return Figures(queries=queries, misses=misses, billed_s=billed)
+        busy += secs * -math.expm1(-miss_rps * terms.seconds_per_query)
+    return Figures(queries=queries, misses=misses, billed_s=billed, busy_s=busy)
 
 
 def _refusal(obs: Observed, traffic: Traffic, share: float) -> str | None:
@@ -166,7 +169,8 @@ def project_day(traffic: Traffic, terms: WarehouseTerms, obs: Observed) -> Proje
     model_day = model_window(traffic, terms, 0.0, DAY_S)
     if obs.duration_s >= DAY_S - 1e-6:
         k = DAY_S / obs.duration_s
-        day = Figures(queries=obs.queries * k, misses=obs.misses * k, billed_s=obs.billed_s * k)
+        day = Figures(queries=obs.queries * k, misses=obs.misses * k, billed_s=obs.billed_s * k,
+                      busy_s=obs.busy_s * k)  # fmt: skip
         note = "the run covers a whole day: its own figures" + (
             f", scaled by {k:.4g} to one day" if k != 1 else ""
         )
@@ -196,6 +200,7 @@ def project_day(traffic: Traffic, terms: WarehouseTerms, obs: Observed) -> Proje
     q = fit(obs.queries, window.queries, model_day.queries)
     m = fit(obs.misses, window.misses, model_day.misses)
     b = fit(obs.billed_s, window.billed_s, model_day.billed_s)
+    u = fit(obs.busy_s, window.busy_s, model_day.busy_s)
     return Projection(
         method="profile",
         note=(
@@ -203,9 +208,9 @@ def project_day(traffic: Traffic, terms: WarehouseTerms, obs: Observed) -> Proje
             "scenario's traffic profile (hit rate and warehouse idling modelled per hour), fitted to the "
             "window"
         ),
-        day=Figures(queries=q[0], misses=m[0], billed_s=b[0]),
-        low=Figures(queries=q[1], misses=m[1], billed_s=max(0.0, b[1])),
-        high=Figures(queries=q[2], misses=m[2], billed_s=b[2]),
+        day=Figures(queries=q[0], misses=m[0], billed_s=b[0], busy_s=u[0]),
+        low=Figures(queries=q[1], misses=m[1], billed_s=max(0.0, b[1]), busy_s=max(0.0, u[1])),
+        high=Figures(queries=q[2], misses=m[2], billed_s=b[2], busy_s=u[2]),
         model_day=model_day,
         window_share=share,
     )

@@ -54,6 +54,8 @@ def _money(params: Prices, f: Figures | None) -> dict[str, float | None]:
         return {"per_query_per_day": None, "warehouse_clock_per_day": None}
     per_query = f.misses * params.seconds_per_query * dps
     return {
+        "billed_s_per_day": round(f.billed_s, 1),
+        "busy_s_per_day": round(f.busy_s, 1),
         "per_query_per_day": round(per_query, 2),
         "warehouse_clock_per_day": round(f.billed_s * dps, 2),
         "per_query_per_year": round(per_query * days, 2),
@@ -92,7 +94,7 @@ def cost_summary(
         auto_suspend_s=params.auto_suspend_s,
     )
     obs = Observed(start_s=start_s, duration_s=duration_s, queries=queries, misses=len(warehouse_calls),
-                   billed_s=bill.billed_s)  # fmt: skip
+                   billed_s=bill.billed_s, busy_s=bill.busy_s)  # fmt: skip
     proj = project_day(traffic, terms, obs)
     day = proj.day
     q_day = day.queries if day is not None else None
@@ -245,5 +247,12 @@ def parametric_summary(
             "zipf": [],
         },
         "sweeps": sweep_out,
-        "delivery": distribution(params),
+        "delivery": {
+            "push_egress_per_day": round(params.push_gb_per_day * params.egress_per_gb, 2),
+            "adx_zero_copy_egress_per_day": 0.0,
+            "storage_per_day": round(
+                params.storage_tb * params.storage_per_tb_month * 12 / params.days_per_year, 2
+            ),
+            **distribution(params),
+        },
     }
