@@ -166,6 +166,23 @@ def _parametric(s: Any) -> dict[str, Any]:
     )
 
 
+def _progress(bar: Any, task: Any, name: str, speed: float | None) -> Any:
+    """Progress updates; in live mode the label shows the speed achieved against the requested one."""
+    import time
+
+    wall0 = time.perf_counter()
+
+    def update(t: float, total: float) -> None:
+        if speed is None:
+            bar.update(task, completed=t)
+            return
+        achieved = t / max(1e-9, time.perf_counter() - wall0)
+        behind = " [red]behind[/]" if achieved < 0.95 * speed else ""
+        bar.update(task, completed=t, description=f"{name} (live {achieved:,.1f}x of {speed:g}x){behind}")
+
+    return update
+
+
 def _read_json(path: Path, what: str) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
@@ -241,7 +258,8 @@ def register(app: typer.Typer) -> None:
                 report, result = run_to_dir(
                     s, out=out_dir, db=db_path, measured=measured, calibration=cal,
                     speed=speed if mode == "live" else None, transport=transport,
-                    progress=lambda t, total: bar.update(task, completed=t), reuse_results=reuse_results,
+                    progress=_progress(bar, task, s.name, speed if mode == "live" else None),
+                    reuse_results=reuse_results,
                 )  # fmt: skip
             except FileNotFoundError as e:
                 fail(str(e))
@@ -265,6 +283,9 @@ def register(app: typer.Typer) -> None:
                           f"{r['events_lost']:,}")  # fmt: skip
             console.print(t)
         w = result.wall
+        speed_info = report.get("speed")
+        if speed_info and not speed_info["kept_up"]:
+            console.print(f"[bold red]{speed_info['label']}[/]")
         console.print(
             f"simulated {s.duration:,.0f} s in {w['simulation_s']:.1f} s wall "
             f"({w['simulated_s_per_wall_s']:,.0f}x); report in {out_dir}"

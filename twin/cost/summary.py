@@ -12,6 +12,7 @@ from twin.cost.billing import warehouse_clock
 from twin.cost.delivery import DeliveryInputs, delivery_cost, trajectory
 from twin.cost.hit_rate import replay, zipf_replay
 from twin.cost.model import per_query_cost, worked_example
+from twin.cost.monitor import parse_resource_monitor
 from twin.cost.projection import Figures, Observed, Projection, Traffic, WarehouseTerms, project_day
 from twin.cost.sweeps import sweeps
 
@@ -30,9 +31,35 @@ class Prices(Protocol):
     storage_per_tb_month: float
     days_per_year: int
     credits_per_hour: float
+    resource_monitor: str | None
 
     @property
     def dollars_per_second(self) -> float: ...
+
+
+def billed_cap_s(params: Prices) -> tuple[float, str] | None:
+    """The most a DAILY resource monitor that suspends lets the warehouse bill in a day, and its name."""
+    if not params.resource_monitor:
+        return None
+    m = parse_resource_monitor(params.resource_monitor)
+    stops = [t.percent for t in m.triggers if t.action != "NOTIFY"]
+    if m.frequency != "DAILY" or not stops:
+        return None
+    return m.credit_quota * min(stops) / 100 / params.credits_per_hour * 3600, m.name
+
+
+def _capped(p: Projection, params: Prices) -> Projection:
+    cap = billed_cap_s(params)
+    if cap is None or p.day is None or p.day.billed_s <= cap[0]:
+        return p
+    limit, name = cap
+
+    def clip(f: Figures | None) -> Figures | None:
+        return None if f is None else f.model_copy(update={"billed_s": min(f.billed_s, limit)})
+
+    note = f"{p.note}; capped by resource monitor {name} at {limit / 3600:.2f} warehouse hours a day"
+    return p.model_copy(update={"day": clip(p.day), "low": clip(p.low), "high": clip(p.high),
+                                "note": note})  # fmt: skip
 
 
 def terms_of(params: Prices) -> WarehouseTerms:
@@ -95,7 +122,7 @@ def cost_summary(
     )
     obs = Observed(start_s=start_s, duration_s=duration_s, queries=queries, misses=len(warehouse_calls),
                    billed_s=bill.billed_s, busy_s=bill.busy_s)  # fmt: skip
-    proj = project_day(traffic, terms, obs)
+    proj = _capped(project_day(traffic, terms, obs), params)
     day = proj.day
     q_day = day.queries if day is not None else None
     ttls = list(sweep_ttls) if sweep_ttls else [0.0, 60.0, 300.0, 900.0, 3600.0]
@@ -219,6 +246,9 @@ def parametric_summary(
 
         terms = terms_of(params)
         day = model_window(traffic, terms, 0.0, 86_400.0)
+        cap = billed_cap_s(params)
+        if cap is not None and day.billed_s > cap[0]:
+            day = day.model_copy(update={"billed_s": cap[0]})
         run = {"queries_per_day": round(day.queries, 1), "hit_rate": round(day.hit_rate, 4),
                "hit_rate_window": None, **_money(params, day), "projection": {
                    "method": "model", "note": "the profile model alone (no run)"}}  # fmt: skip

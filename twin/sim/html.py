@@ -27,6 +27,14 @@ def _mark_monitor(fig: Any, monitor: dict[str, Any] | None) -> None:
                       annotation_text=f"monitor {n['percent']}%: {n['action']}")  # fmt: skip
 
 
+def _speed_html(report: dict[str, Any]) -> str:
+    speed = report.get("speed")
+    if not speed:
+        return ""
+    style = "" if speed["kept_up"] else ' style="color:#b00;font-weight:bold"'
+    return f"<p{style}>{html.escape(speed['label'])}</p>"
+
+
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
@@ -142,6 +150,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#e
 simulated, platform {html.escape(report["platform"])}. Availability {report["availability"]:.4%},
 cache hit rate {report["cache"]["hit_rate"]:.1%}, freshness p95 {report["freshness"]["p95_s"]:.0f} s.
 <b>{verdict}</b>.</p>
+{_speed_html(report)}
 <h2>SLAs</h2>{_table(["SLA", "metric", "operation", "bound", "actual", "result"], sla_rows)}
 <h2>Over time</h2>{fig.to_html(include_plotlyjs=False, full_html=False)}
 <h2>Operations</h2>{_table(OP_HEADERS, op_rows)}

@@ -96,8 +96,27 @@ def build_report(result: RunResult) -> dict[str, Any]:
     if result.monitor is not None:
         cost["resource_monitor"] = result.monitor
     report["cost"] = cost
+    if result.mode == "live" and result.requested_speed:
+        report["speed"] = speed_label(result.requested_speed, result.wall.get("simulated_s_per_wall_s", 0.0))
+        report["cost"]["run"]["label"] = report["speed"]["label"]
     report["slas"] = [r.model_dump() for r in evaluate(report, s.slas)]
     return report
+
+
+KEPT_UP = 0.95  # a live run within 5% of the requested speed kept up
+
+
+def speed_label(requested: float, achieved: float) -> dict[str, Any]:
+    """Requested vs achieved speed of a live run, and the label its figures carry."""
+    kept = achieved >= KEPT_UP * requested
+    if kept:
+        label = f"live at the requested {requested:g}x"
+    else:
+        label = (
+            f"live run fell behind: achieved {achieved:.3g}x of the requested {requested:g}x; wall-time "
+            "figures (latencies under load, event rates) are at the achieved speed"
+        )
+    return {"requested": requested, "achieved": achieved, "kept_up": kept, "label": label}
 
 
 def _fault_end(w: Window, result: RunResult) -> float:

@@ -71,6 +71,7 @@ class RunResult:
     # per user: [requests, warehouse calls], for chargeback ("what does this client cost us")
     usage: dict[str, list[int]] = field(default_factory=dict)
     monitor: dict[str, Any] | None = None  # the resource monitor's credits and notifications
+    requested_speed: float | None = None  # live: simulated seconds per wall second asked for
 
 
 class Slots:
@@ -527,6 +528,7 @@ def run_scenario(scenario: Scenario, platform: PlatformPort, opts: RunOptions | 
         key_counts={op: len(p.keys) for op, p in sorted(pickers.items())},
         usage=dict(sorted(sim.usage.items())),
         monitor=_monitor_summary(sim),
+        requested_speed=opts.realtime_speed,
         wall={
             "total_s": round(time.perf_counter() - wall0, 3),
             "simulation_s": round(sim_wall, 3),
