@@ -28,8 +28,11 @@ def main() -> None:
     ap.add_argument("--db", type=Path, required=True)
     ap.add_argument("--calibration", type=Path, required=True, help="written on the first use")
     ap.add_argument("--scenario", default="advisor_peak_day")
+    ap.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     args = ap.parse_args()
     base = load_scenario(find_scenario(args.scenario))
+    if args.seed is not None:
+        base = base.model_copy(update={"seed": args.seed})
     platform = open_platform(args.db)
     cal = Calibration.load(args.calibration) if args.calibration.exists() else None
     try:

@@ -95,6 +95,64 @@ def sensitivity_table(cost: dict[str, Any]) -> Table:
     return t
 
 
+def _money(v: float | None) -> str:
+    return "-" if v is None else f"${v:,.2f}"
+
+
+def _cost_extras(cost: dict[str, Any]) -> list[Table]:
+    """Chargeback, resource monitor, delivery models and the trajectory, where the cost section has them."""
+    out = []
+    cb = cost.get("chargeback")
+    if cb:
+        t = Table(title=f"chargeback by persona ({cb['basis']})")
+        for col in ("persona", "clients", "requests", "warehouse calls", "share", "per day"):
+            t.add_column(col, justify="right")
+        for p in cb["personas"]:
+            t.add_row(p["persona"], str(p["clients"]), f"{p['requests']:,}", f"{p['warehouse_calls']:,}",
+                      f"{p['share']:.1%}", _money(p["per_day"]))  # fmt: skip
+        out.append(t)
+        t = Table(title="costliest clients")
+        for col in ("client", "persona", "requests", "warehouse calls", "per day"):
+            t.add_column(col, justify="right")
+        for c in cb["top_clients"]:
+            t.add_row(c["client"], c["persona"], f"{c['requests']:,}", f"{c['warehouse_calls']:,}",
+                      _money(c["per_day"]))  # fmt: skip
+        out.append(t)
+    mon = cost.get("resource_monitor")
+    if mon:
+        quota = f"quota {mon['credit_quota']:g} credits ({mon['frequency']})"
+        t = Table(title=f"resource monitor {mon['name']}: {quota}")
+        for col in ("at (h since start)", "threshold", "action", "credits"):
+            t.add_column(col, justify="right")
+        for n in mon["notifications"]:
+            t.add_row(f"{n['t_s'] / 3600:.3f}", f"{n['percent']}%", n["action"], f"{n['credits']:g}")
+        out.append(t)
+    delivery = cost.get("delivery") or {}
+    pvp = delivery.get("pull_vs_push")
+    if pvp:
+        t = Table(title=f"delivery: pull vs push (ADX zero-copy), {pvp['reduction']:.0%} lower")
+        t.add_column("model")
+        t.add_column("per year", justify="right")
+        t.add_column("of which egress", justify="right")
+        t.add_row(
+            "pull (every client extracts)", _money(pvp["pull_per_year"]), _money(pvp["pull_egress_per_year"])
+        )
+        t.add_row("push (publish once per destination)", _money(pvp["push_per_year"]),
+                  _money(pvp["push_egress_per_year"]))  # fmt: skip
+        out.append(t)
+    stages = delivery.get("trajectory")
+    if stages:
+        t = Table(title="cost-reduction trajectory (the worked example's traffic)")
+        for col in ("stage", "per day", "per year", "saving"):
+            t.add_column(col, justify="right")
+        for st in stages:
+            t.add_row(
+                st["label"], _money(st["per_day"]), _money(st["per_year"]), f"{st['saving_vs_first']:.0%}"
+            )
+        out.append(t)
+    return out
+
+
 def gate_table(rows: list[Any]) -> Table:
     t = Table(title="gate")
     for col in ("check", "kind", "baseline", "actual", "limit", "change", "result"):
@@ -374,3 +432,5 @@ def register(app: typer.Typer) -> None:
         for r in cost["sensitivity"]["by_hit_rate"]:
             t.add_row(f"{r['hit_rate']:.0%}", f"${r['per_day']:,.2f}")
         console.print(t)
+        for extra in _cost_extras(cost):
+            console.print(extra)
