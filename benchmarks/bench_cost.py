@@ -51,7 +51,8 @@ def main() -> None:
                 "per_query_per_day": run.get("per_query_per_day"),
                 "warehouse_clock_per_day": run.get("warehouse_clock_per_day"),
                 "method": proj.get("method"),
-                "low": proj.get("warehouse_clock_per_day_low"), "high": proj.get("warehouse_clock_per_day_high"),
+                "low": proj.get("warehouse_clock_per_day_low"),
+                "high": proj.get("warehouse_clock_per_day_high"),
                 "note": proj.get("note"),
             }), flush=True)  # fmt: skip
     finally:
