@@ -90,9 +90,17 @@ def build_report(result: RunResult) -> dict[str, Any]:
         seed=s.seed,
     )
     group_of = {user: user.rsplit("-", 1)[0] for user in result.usage}
+    day = cost["run"]["warehouse_clock_per_day"]
+    # a window that cannot be projected is charged back at its own bill, and says so
     cost["chargeback"] = chargeback(
-        result.usage, per_day=cost["run"]["warehouse_clock_per_day"], group_of=group_of
+        result.usage,
+        per_day=day if day is not None else cost["run"]["window_warehouse_clock"],
+        group_of=group_of,
     )
+    if day is None:
+        cost["chargeback"]["basis"] = (
+            "the window's own warehouse clock (no day projected), split by warehouse calls"
+        )
     if result.monitor is not None:
         cost["resource_monitor"] = result.monitor
     report["cost"] = cost
