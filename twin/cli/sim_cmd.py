@@ -257,6 +257,7 @@ def register(app: typer.Typer) -> None:
         mode: str = typer.Option("sim", help="sim (virtual time) or live (wall time, real broker)."),
         out: Path | None = typer.Option(None, help="Report directory [default: TWIN_HOME/reports/NAME]."),
         duration: str | None = typer.Option(None, help="Override the scenario's duration, e.g. 2h."),
+        start: str | None = typer.Option(None, help="Override the scenario's start time of day, e.g. 09:00."),
         seed: int | None = typer.Option(None, help="Override the scenario's seed."),
         db: Path | None = typer.Option(None, help="Warehouse file [default: TWIN_HOME/warehouse.duckdb]."),
         measured: bool = typer.Option(False, help="Advance time by each call's own measured time."),
@@ -288,6 +289,13 @@ def register(app: typer.Typer) -> None:
                 updates["duration"] = parse_duration(duration)
             except ValueError as e:
                 fail(f"--duration: {e}")
+        if start is not None:
+            from twin.sim.durations import parse_clock
+
+            try:
+                updates["start"] = parse_clock(start)
+            except ValueError as e:
+                fail(f"--start: {e}")
         if seed is not None:
             updates["seed"] = seed
         s = s.model_copy(update=updates)

@@ -159,7 +159,7 @@ def _refusal(obs: Observed, traffic: Traffic, share: float) -> str | None:
     if share < MIN_DAY_SHARE:
         return (
             f"the window holds {share:.1%} of the day's requests (at least {MIN_DAY_SHARE:.0%} needed); "
-            "run a longer window or one in busier hours."
+            "run a longer window (--duration) or one in busier hours (--start 09:00)."
         )
     return None
 
@@ -185,7 +185,7 @@ def project_day(traffic: Traffic, terms: WarehouseTerms, obs: Observed) -> Proje
         why = (
             f"the window averages {window.queries / hours:,.0f} requests/hour, below the day's mean of "
             f"{mean_rate:,.0f}: a quiet window's cache and warehouse idling do not carry to the busy "
-            "hours. Run a window in business hours, or the whole day."
+            "hours. Run a window in business hours (--start 09:00), or the whole day."
         )
     if why is not None:
         return Projection(method="refused", note="cannot project a day: " + why, day=None, low=None,
