@@ -149,9 +149,11 @@ def model_window(traffic: Traffic, terms: WarehouseTerms, start_s: float, durati
     return Figures(queries=queries, misses=misses, billed_s=billed, busy_s=busy)
 
 
-def _refusal(obs: Observed, traffic: Traffic, share: float) -> str | None:
-    if obs.duration_s < max(MIN_WINDOW_S, 6 * traffic.ttl_s):
-        limit = max(MIN_WINDOW_S, 6 * traffic.ttl_s)
+def _refusal(obs: Observed, traffic: Traffic, window: Figures, day: Figures) -> str | None:
+    """Why this window cannot stand for the day, or None."""
+    share = window.queries / day.queries if day.queries else 0.0
+    limit = max(MIN_WINDOW_S, 6 * traffic.ttl_s)
+    if obs.duration_s < limit:
         return (
             f"the window is {obs.duration_s / 60:g} min; projecting a day needs at least {limit / 60:g} min "
             "(shorter windows are dominated by the cold cache). Run a longer --duration."
@@ -160,6 +162,13 @@ def _refusal(obs: Observed, traffic: Traffic, share: float) -> str | None:
         return (
             f"the window holds {share:.1%} of the day's requests (at least {MIN_DAY_SHARE:.0%} needed); "
             "run a longer window (--duration) or one in busier hours (--start 09:00)."
+        )
+    per_hour, mean = window.queries / (obs.duration_s / 3600), day.queries / 24
+    if per_hour < mean:
+        return (
+            f"the window averages {per_hour:,.0f} requests/hour, below the day's mean of {mean:,.0f}: a "
+            "quiet window's cache and warehouse idling do not carry to the busy hours. Run a window in "
+            "business hours (--start 09:00), or the whole day."
         )
     return None
 
@@ -178,35 +187,31 @@ def project_day(traffic: Traffic, terms: WarehouseTerms, obs: Observed) -> Proje
                           window_share=1.0)  # fmt: skip
     window = model_window(traffic, terms, obs.start_s, obs.duration_s)
     share = window.queries / model_day.queries if model_day.queries else 0.0
-    why = _refusal(obs, traffic, share)
-    hours = obs.duration_s / 3600
-    mean_rate = model_day.queries / 24
-    if why is None and window.queries / hours < mean_rate:
-        why = (
-            f"the window averages {window.queries / hours:,.0f} requests/hour, below the day's mean of "
-            f"{mean_rate:,.0f}: a quiet window's cache and warehouse idling do not carry to the busy "
-            "hours. Run a window in business hours (--start 09:00), or the whole day."
-        )
+    why = _refusal(obs, traffic, window, model_day)
     if why is not None:
         return Projection(method="refused", note="cannot project a day: " + why, day=None, low=None,
                           high=None, model_day=model_day, window_share=share)  # fmt: skip
 
-    def fit(observed: float, modelled_window: float, modelled_day: float) -> tuple[float, float, float]:
+    def fit(observed: float, modelled_window: float, modelled_day: float, count: int) -> tuple[float, ...]:
+        """Point, low, high: the model's day scaled by observed/modelled in the window; the range spans
+        the unfitted model and the fitted one, widened by two Poisson sigmas of the driving count."""
         point = modelled_day * (observed / modelled_window) if modelled_window else modelled_day
-        noise = 2.0 / math.sqrt(observed) if observed >= 1 else 1.0
+        noise = min(1.0, 2.0 / math.sqrt(count)) if count >= 1 else 1.0
         lo, hi = min(point, modelled_day), max(point, modelled_day)
         return point, lo * (1 - noise), hi * (1 + noise)
 
-    q = fit(obs.queries, window.queries, model_day.queries)
-    m = fit(obs.misses, window.misses, model_day.misses)
-    b = fit(obs.billed_s, window.billed_s, model_day.billed_s)
-    u = fit(obs.busy_s, window.busy_s, model_day.busy_s)
+    q = fit(obs.queries, window.queries, model_day.queries, obs.queries)
+    m = fit(obs.misses, window.misses, model_day.misses, obs.misses)
+    b = fit(obs.billed_s, window.billed_s, model_day.billed_s, obs.misses)
+    u = fit(obs.busy_s, window.busy_s, model_day.busy_s, obs.misses)
+    hours = obs.duration_s / 3600
     return Projection(
         method="profile",
         note=(
             f"projected from {hours:g} h holding {share:.1%} of the day's requests, hour by hour on the "
             "scenario's traffic profile (hit rate and warehouse idling modelled per hour), fitted to the "
-            "window"
+            "window; the range spans the profile model alone and the fitted one, ± 2σ of the window's "
+            "warehouse calls"
         ),
         day=Figures(queries=q[0], misses=m[0], billed_s=b[0], busy_s=u[0]),
         low=Figures(queries=q[1], misses=m[1], billed_s=max(0.0, b[1]), busy_s=max(0.0, u[1])),
