@@ -214,16 +214,29 @@ def extra_cost_html(cost: dict[str, Any]) -> str:
     delivery = cost.get("delivery") or {}
     pvp = delivery.get("pull_vs_push")
     if pvp:
-        rows = [["pull (every client extracts)", f"${pvp['pull_per_year']:,.0f}",
-                 f"${pvp['pull_egress_per_year']:,.0f}"],
-                ["push (published once per destination, ADX zero-copy)", f"${pvp['push_per_year']:,.0f}",
-                 f"${pvp['push_egress_per_year']:,.0f}"]]
-        parts.append(f"<h3>Delivery: pull vs push ({pvp['reduction']:.0%} lower)</h3>" + _table(
-            ["model", "per year", "of which egress"], rows))
+        rows = [
+            [
+                "pull (every client extracts)",
+                f"${pvp['pull_per_year']:,.0f}",
+                f"${pvp['pull_egress_per_year']:,.0f}",
+            ],
+            [
+                "push (published once per destination, ADX zero-copy)",
+                f"${pvp['push_per_year']:,.0f}",
+                f"${pvp['push_egress_per_year']:,.0f}",
+            ],
+        ]
+        parts.append(
+            f"<h3>Delivery: pull vs push ({pvp['reduction']:.0%} lower)</h3>"
+            + _table(["model", "per year", "of which egress"], rows)
+        )
     stages = delivery.get("trajectory")
     if stages:
-        rows = [[st["label"], f"${st['per_day']:,.0f}", f"${st['per_year']:,.0f}",
-                 f"{st['saving_vs_first']:.0%}"] for st in stages]
-        parts.append("<h3>Cost-reduction trajectory</h3>" + _table(["stage", "per day", "per year", "saving"],
-                                                                   rows))
+        rows = [
+            [st["label"], f"${st['per_day']:,.0f}", f"${st['per_year']:,.0f}", f"{st['saving_vs_first']:.0%}"]
+            for st in stages
+        ]
+        parts.append(
+            "<h3>Cost-reduction trajectory</h3>" + _table(["stage", "per day", "per year", "saving"], rows)
+        )
     return "\n".join(parts)  # fmt: skip
