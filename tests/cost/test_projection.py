@@ -3,6 +3,7 @@
 The issue's table, as tests: on `advisor_peak_day` a 10-minute window from midnight projected the
 warehouse clock at ~24x the full day, and a 2-hour night window at 35x. Windows are simulated on the
 same seed as the full day, with faults left out: a fault makes any window unrepresentative by design.
+(`dashboard_storm` is left out too: its traffic is one hour's storm, which no other window shows.)
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ SHIPPED = ("advisor_peak_day", "cost_cache_sweep", "warehouse_outage", "region_f
 
 @cache
 def _run(name: str, start_h: float, duration_h: float) -> dict[str, Any]:
-    s = shipped(name, start=start_h * 3600, duration=duration_h * 3600, faults=[])
+    # event sources and the Zipf sweep do not touch the warehouse bill; they only cost test time
+    s = shipped(
+        name, start=start_h * 3600, duration=duration_h * 3600, faults=[], event_sources=[], sweep=None
+    )
     return simulate(s)[0]["cost"]["run"]
 
 
@@ -67,10 +71,16 @@ def test_business_windows_of_any_length_agree_with_the_day(start_h: float, durat
     _agrees(_run("advisor_peak_day", start_h, duration_h), _run("advisor_peak_day", 0, 24))
 
 
-@settings(max_examples=6, derandomize=True, deadline=None)
-@given(name=st.sampled_from(SHIPPED), start_h=st.integers(min_value=8, max_value=16))
-def test_any_two_hour_business_window_projects_within_bound(name: str, start_h: int) -> None:
-    _agrees(_run(name, start_h, 2), _run(name, 0, 24))
+@pytest.mark.parametrize("name", SHIPPED)
+def test_any_two_hour_business_window_projects_within_bound(name: str) -> None:
+    day = _run(name, 0, 24)
+
+    @settings(max_examples=3, derandomize=True, deadline=None, database=None)
+    @given(start_h=st.integers(min_value=8, max_value=16))
+    def window_agrees(start_h: int) -> None:
+        _agrees(_run(name, start_h, 2), day)
+
+    window_agrees()
 
 
 def _traffic(rps: float, ttl: float = 300.0, n_keys: int = 100) -> Traffic:
