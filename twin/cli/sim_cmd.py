@@ -85,7 +85,7 @@ def cost_table(cost: dict[str, Any]) -> Table:
 
 
 def sensitivity_table(cost: dict[str, Any]) -> Table:
-    t = Table(title="sensitivity: cache TTL (hit rate replayed from the run)")
+    t = Table(title="sensitivity: cache TTL (the day's hit rate on the traffic profile, per-query cost)")
     t.add_column("TTL s", justify="right")
     t.add_column("hit rate", justify="right")
     t.add_column("per day", justify="right")
