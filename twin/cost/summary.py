@@ -249,10 +249,17 @@ def parametric_summary(
         cap = billed_cap_s(params)
         if cap is not None and day.billed_s > cap[0]:
             day = day.model_copy(update={"billed_s": cap[0]})
-        run = {"queries_per_day": round(day.queries, 1), "hit_rate": round(day.hit_rate, 4),
-               "hit_rate_window": None, **_money(params, day), "projection": {
-                   "method": "model", "note": "the profile model alone (no run; a keyed operation is assumed to "
-                                    "have its key `limit` of distinct keys: a run counts the real ones)"}}  # fmt: skip
+        note = (
+            "the profile model alone (no run; a keyed operation is assumed to have its key `limit` of "
+            "distinct keys: a run counts the real ones)"
+        )
+        run = {
+            "queries_per_day": round(day.queries, 1),
+            "hit_rate": round(day.hit_rate, 4),
+            "hit_rate_window": None,
+            **_money(params, day),
+            "projection": {"method": "model", "note": note},
+        }
         sweep_out = sweeps(traffic, params, terms)
     return {
         "dollars_per_second": dps,
