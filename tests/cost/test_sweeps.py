@@ -40,3 +40,16 @@ def test_the_html_marks_the_chosen_point() -> None:
     fig = sweep_figure(_sweeps())
     marked = [t for t in fig.data if t.name == "chosen"]
     assert len(marked) == 4
+
+
+def test_trajectory_on_the_profile_shows_what_the_warehouse_clock_rewards() -> None:
+    from twin.cost.sweeps import profile_trajectory
+
+    s = shipped("advisor_peak_day")
+    stages = profile_trajectory(traffic_of(s, {}), s.cost, terms_of(s.cost))
+    today, cached, smaller = stages
+    assert today["hit_rate"] == 0.0 and cached["hit_rate"] > 0.4
+    # per-query arithmetic rewards the cache; the clock of a warehouse busy all day does not
+    assert cached["per_query_per_day"] < today["per_query_per_day"]
+    assert cached["warehouse_clock_per_day"] == today["warehouse_clock_per_day"] == 86_400 * 0.04
+    assert smaller["saving_vs_first"] > 0.4  # a smaller warehouse with a short suspend timer does

@@ -150,6 +150,16 @@ def _cost_extras(cost: dict[str, Any]) -> list[Table]:
                 st["label"], _money(st["per_day"]), _money(st["per_year"]), f"{st['saving_vs_first']:.0%}"
             )
         out.append(t)
+    on_profile = delivery.get("trajectory_on_profile")
+    if on_profile:
+        t = Table(title="the same levers on this scenario's traffic, billed by the warehouse clock")
+        for col in ("stage", "hit rate", "warehouse clock/day", "per year", "saving", "per-query $/day"):
+            t.add_column(col, justify="right")
+        for st in on_profile:
+            clock, per_query = _money(st["warehouse_clock_per_day"]), _money(st["per_query_per_day"])
+            saving = f"{st['saving_vs_first']:.0%}"
+            t.add_row(st["label"], f"{st['hit_rate']:.1%}", clock, _money(st["per_year"]), saving, per_query)
+        out.append(t)
     return out
 
 

@@ -14,7 +14,7 @@ from twin.cost.hit_rate import replay, zipf_replay
 from twin.cost.model import per_query_cost, worked_example
 from twin.cost.monitor import parse_resource_monitor
 from twin.cost.projection import Figures, Observed, Projection, Traffic, WarehouseTerms, project_day
-from twin.cost.sweeps import sweeps
+from twin.cost.sweeps import profile_trajectory, sweeps
 
 HIT_RATE_GRID = (0.0, 0.5, 0.8, 0.9, 0.94, 0.98)
 
@@ -189,6 +189,7 @@ def cost_summary(
         "sensitivity": {"by_ttl": by_ttl, "by_hit_rate": by_hit, "zipf": zipf},
         "sweeps": sweeps(traffic, params, terms),
     }
+    out["delivery"]["trajectory_on_profile"] = profile_trajectory(traffic, params, terms)
     if extras:
         out.update(extras)
     return out
@@ -241,6 +242,7 @@ def parametric_summary(
     q_day = users * queries_per_user_per_day
     run = None
     sweep_out: dict[str, Any] = {}
+    on_profile: list[dict[str, Any]] = []
     if traffic is not None:
         from twin.cost.projection import model_window
 
@@ -261,6 +263,7 @@ def parametric_summary(
             "projection": {"method": "model", "note": note},
         }
         sweep_out = sweeps(traffic, params, terms)
+        on_profile = profile_trajectory(traffic, params, terms)
     return {
         "dollars_per_second": dps,
         "worked_example": _example_json(ex, users, queries_per_user_per_day, params),
@@ -292,5 +295,6 @@ def parametric_summary(
                 params.storage_tb * params.storage_per_tb_month * 12 / params.days_per_year, 2
             ),
             **distribution(params),
+            "trajectory_on_profile": on_profile,
         },
     }

@@ -73,3 +73,31 @@ def sweeps(traffic: Traffic, params: Any, terms: WarehouseTerms) -> dict[str, An
         ],
     }
     return out
+
+
+# The trajectory's levers on a scenario's own traffic: the result cache's TTL, warehouse size and
+# auto-suspend (Snowflake's default auto-suspend is 600 s).
+PROFILE_STAGES = (
+    ("today: no result cache, M, auto-suspend 600 s", 0.0, "M", 600.0),
+    ("5-minute result cache, M, auto-suspend 600 s", 300.0, "M", 600.0),
+    ("15-minute result cache, S, auto-suspend 60 s", 900.0, "S", 60.0),
+)
+
+
+def profile_trajectory(traffic: Traffic, params: Any, terms: WarehouseTerms) -> list[dict[str, Any]]:
+    """The cost-reduction stages priced by the warehouse clock on this scenario's traffic profile."""
+    dps, c0 = params.dollars_per_second, params.credits_per_hour
+    out: list[dict[str, Any]] = []
+    for label, ttl, size, suspend in PROFILE_STAGES:
+        credits = SIZES[size]
+        staged = terms.model_copy(
+            update={"seconds_per_query": terms.seconds_per_query * c0 / credits, "auto_suspend_s": suspend}
+        )
+        day = _day(traffic.model_copy(update={"ttl_s": ttl}), staged, dps * credits / c0)
+        first = out[0]["warehouse_clock_per_day"] if out else day["warehouse_clock_per_day"]
+        out.append({
+            "label": label, "ttl_s": ttl, "size": size, "auto_suspend_s": suspend, **day,
+            "per_year": round(day["warehouse_clock_per_day"] * params.days_per_year, 2),
+            "saving_vs_first": round(1 - day["warehouse_clock_per_day"] / first, 4) if first else 0.0,
+        })  # fmt: skip
+    return out

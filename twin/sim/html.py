@@ -239,4 +239,10 @@ def extra_cost_html(cost: dict[str, Any]) -> str:
         parts.append(
             "<h3>Cost-reduction trajectory</h3>" + _table(["stage", "per day", "per year", "saving"], rows)
         )
+    on_profile = delivery.get("trajectory_on_profile")
+    if on_profile:
+        rows = [[st["label"], f"{st['hit_rate']:.1%}", f"${st['warehouse_clock_per_day']:,.0f}",
+                 f"${st['per_year']:,.0f}", f"{st['saving_vs_first']:.0%}"] for st in on_profile]  # fmt: skip
+        parts.append("<h3>The same levers on this scenario's traffic (warehouse clock)</h3>" + _table(
+            ["stage", "hit rate", "per day", "per year", "saving"], rows))  # fmt: skip
     return "\n".join(parts)  # fmt: skip
