@@ -70,3 +70,85 @@ for s in (0.8, 1.1, 1.4):
     fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name=f"zipf s={s}"))
 fig.update_layout(xaxis_title="TTL (s)", yaxis_title="$/day", title="Daily warehouse cost by cache TTL")
 fig.show()
+
+# %% [markdown]
+# ## Projecting a day from a window
+# A window's bill multiplied by (day's queries / window's queries) is wrong by more than an order of
+# magnitude: a night window resumes the warehouse for almost every query and its cold, quiet cache
+# hits less. The twin models the day hour by hour from the scenario's traffic profile (the TTL cache's
+# hit rate λT/(1+λT) per key, and the warehouse's idle share exp(-m(d+A)) under m misses/s) and fits
+# the model to the window that ran. The profile model alone, for `advisor_peak_day`:
+
+# %%
+from twin.cost.projection import model_window  # noqa: E402
+from twin.cost.summary import parametric_summary, terms_of  # noqa: E402
+from twin.sim.costing import traffic_of  # noqa: E402
+from twin.sim.scenario import find_scenario, load_scenario  # noqa: E402
+
+apd = load_scenario(find_scenario("advisor_peak_day"))
+traffic, terms = traffic_of(apd, {}), terms_of(apd.cost)
+for hour in (1, 7, 10, 13, 19):
+    f = model_window(traffic, terms, hour * 3600, 3600)
+    print(f"{hour:02d}:00  {f.queries:7,.0f} queries  hit rate {f.hit_rate:5.1%}  "
+          f"billed {f.billed_s / 60:4.0f} min  busy {f.busy_s / 60:4.0f} min")  # fmt: skip
+day = model_window(traffic, terms, 0, 86_400)
+print(
+    f"day: {day.queries:,.0f} queries, hit rate {day.hit_rate:.1%}, "
+    f"warehouse clock ${day.billed_s * apd.cost.dollars_per_second:,.0f}/day"
+)
+
+# %% [markdown]
+# ## Scenarios side by side
+# The same functions as `twin cost compare`: what each costs per day and per year, and why.
+
+# %%
+from twin.cost.compare import compare, figure, why  # noqa: E402
+
+
+def parametric(name: str) -> dict:
+    s = load_scenario(find_scenario(name))
+    users = sum(p.count for p in s.personas)
+    per_user = sum(p.count * p.requests_per_day for p in s.personas) / users
+    return parametric_summary(
+        s.cost, users=users, queries_per_user_per_day=per_user, traffic=traffic_of(s, {})
+    )
+
+
+rows = compare([(n, parametric(n)) for n in ("advisor_peak_day", "cost_cache_sweep", "dashboard_storm")])
+for r in rows:
+    print(f"{r.label:18} ${r.total_per_day:>9,.2f}/day  ${r.total_per_year:>12,.0f}/year  ({r.basis})")
+for line in why(rows):
+    print(line)
+figure(rows).show()
+
+# %% [markdown]
+# ## Delivery: pull vs push, and the trajectory
+
+# %%
+from twin.cost.delivery import delivery_cost, trajectory  # noqa: E402
+
+d = delivery_cost()
+print(f"pull ${d.pull_per_year:,.0f}/year  push ${d.push_per_year:,.0f}/year  ({d.reduction:.0%} lower)")
+for st in trajectory():
+    print(f"{st.label:28} ${st.per_year:>12,.0f}/year  saving {st.saving_vs_first:.0%}")
+assert d.pull_per_year > 500_000 and d.push_per_year < 55_000
+
+# %% [markdown]
+# ## Resource monitors
+# A monitor from its Snowflake DDL, metered on a stream of calls: the thresholds fire at exactly
+# their share of the quota.
+
+# %%
+from twin.cost.monitor import MonitorMeter, parse_resource_monitor  # noqa: E402
+
+monitor = parse_resource_monitor(
+    "CREATE RESOURCE MONITOR bi WITH CREDIT_QUOTA = 2 "
+    "TRIGGERS ON 75 PERCENT DO NOTIFY ON 100 PERCENT DO SUSPEND"
+)
+meter = MonitorMeter(monitor, credits_per_hour=4, min_billing_s=60, auto_suspend_s=60)
+t = 0.0
+while not meter.suspended(t):
+    meter.call(t, 3.0)
+    t += 20.0
+for n in meter.notifications:
+    print(f"{n.t_s / 60:6.1f} min: {n.percent}% of {monitor.credit_quota:g} credits -> {n.action}")

@@ -56,28 +56,111 @@ def cost_table(cost: dict[str, Any]) -> Table:
     t.add_row(
         "worked example, 94% hit rate", f"${we['cache_94_per_day']:,.2f}", f"${we['cache_94_per_year']:,.0f}"
     )
-    if run is not None:
+    if run is not None and run.get("per_query_per_day") is None:
+        t.add_row("this run, projected to a day", "cannot project", "-")
         t.add_row(
-            f"this run, per query, hit rate {run['hit_rate']:.1%}",
-            f"${run['per_query_per_day']:,.2f}",
+            f"this run's {run.get('window_s', 0) / 3600:g} h window alone, warehouse clock",
+            f"${run['window_warehouse_clock']:,.2f} (window)",
+            "-",
+        )
+    elif run is not None:
+        proj = run.get("projection") or {}
+        lo, hi = proj.get("per_query_per_day_low"), proj.get("per_query_per_day_high")
+        rng = f" (${lo:,.0f}–${hi:,.0f})" if lo is not None and proj.get("method") == "profile" else ""
+        t.add_row(
+            f"this run, per query, day's hit rate {run['hit_rate']:.1%}",
+            f"${run['per_query_per_day']:,.2f}{rng}",
             f"${run['per_query_per_year']:,.0f}",
         )
+        lo, hi = proj.get("warehouse_clock_per_day_low"), proj.get("warehouse_clock_per_day_high")
+        rng = f" (${lo:,.0f}–${hi:,.0f})" if lo is not None and proj.get("method") == "profile" else ""
         t.add_row(
-            "this run, warehouse clock (60 s min, auto-suspend)",
-            f"${run['warehouse_clock_per_day']:,.2f}",
+            "this run, warehouse clock (min billing, auto-suspend)",
+            f"${run['warehouse_clock_per_day']:,.2f}{rng}",
             f"${run['warehouse_clock_per_year']:,.0f}",
         )
+    if run is not None and run.get("projection"):
+        t.caption = run["projection"]["note"]
     return t
 
 
 def sensitivity_table(cost: dict[str, Any]) -> Table:
-    t = Table(title="sensitivity: cache TTL (hit rate replayed from the run)")
+    t = Table(title="sensitivity: cache TTL (the day's hit rate on the traffic profile, per-query cost)")
     t.add_column("TTL s", justify="right")
     t.add_column("hit rate", justify="right")
     t.add_column("per day", justify="right")
     for r in cost["sensitivity"]["by_ttl"]:
-        t.add_row(f"{r['ttl_s']:g}", f"{r['hit_rate']:.1%}", f"${r['per_day']:,.2f}")
+        per_day = "-" if r["per_day"] is None else f"${r['per_day']:,.2f}"
+        t.add_row(f"{r['ttl_s']:g}", f"{r['hit_rate']:.1%}", per_day)
     return t
+
+
+def _money(v: float | None) -> str:
+    return "-" if v is None else f"${v:,.2f}"
+
+
+def _cost_extras(cost: dict[str, Any]) -> list[Table]:
+    """Chargeback, resource monitor, delivery models and the trajectory, where the cost section has them."""
+    out = []
+    cb = cost.get("chargeback")
+    if cb:
+        t = Table(title=f"chargeback by persona ({cb['basis']})")
+        for col in ("persona", "clients", "requests", "warehouse calls", "share", "per day"):
+            t.add_column(col, justify="right")
+        for p in cb["personas"]:
+            t.add_row(p["persona"], str(p["clients"]), f"{p['requests']:,}", f"{p['warehouse_calls']:,}",
+                      f"{p['share']:.1%}", _money(p["per_day"]))  # fmt: skip
+        out.append(t)
+        t = Table(title="costliest clients")
+        for col in ("client", "persona", "requests", "warehouse calls", "per day"):
+            t.add_column(col, justify="right")
+        for c in cb["top_clients"]:
+            t.add_row(c["client"], c["persona"], f"{c['requests']:,}", f"{c['warehouse_calls']:,}",
+                      _money(c["per_day"]))  # fmt: skip
+        out.append(t)
+    mon = cost.get("resource_monitor")
+    if mon:
+        quota = f"quota {mon['credit_quota']:g} credits ({mon['frequency']})"
+        t = Table(title=f"resource monitor {mon['name']}: {quota}")
+        for col in ("at (h since start)", "threshold", "action", "credits"):
+            t.add_column(col, justify="right")
+        for n in mon["notifications"]:
+            t.add_row(f"{n['t_s'] / 3600:.3f}", f"{n['percent']}%", n["action"], f"{n['credits']:g}")
+        out.append(t)
+    delivery = cost.get("delivery") or {}
+    pvp = delivery.get("pull_vs_push")
+    if pvp:
+        t = Table(title=f"delivery: pull vs push (ADX zero-copy), {pvp['reduction']:.0%} lower")
+        t.add_column("model")
+        t.add_column("per year", justify="right")
+        t.add_column("of which egress", justify="right")
+        t.add_row(
+            "pull (every client extracts)", _money(pvp["pull_per_year"]), _money(pvp["pull_egress_per_year"])
+        )
+        t.add_row("push (publish once per destination)", _money(pvp["push_per_year"]),
+                  _money(pvp["push_egress_per_year"]))  # fmt: skip
+        out.append(t)
+    stages = delivery.get("trajectory")
+    if stages:
+        t = Table(title="cost-reduction trajectory (the worked example's traffic)")
+        for col in ("stage", "per day", "per year", "saving"):
+            t.add_column(col, justify="right")
+        for st in stages:
+            t.add_row(
+                st["label"], _money(st["per_day"]), _money(st["per_year"]), f"{st['saving_vs_first']:.0%}"
+            )
+        out.append(t)
+    on_profile = delivery.get("trajectory_on_profile")
+    if on_profile:
+        t = Table(title="the same levers on this scenario's traffic, billed by the warehouse clock")
+        for col in ("stage", "hit rate", "warehouse clock/day", "per year", "saving", "per-query $/day"):
+            t.add_column(col, justify="right")
+        for st in on_profile:
+            clock, per_query = _money(st["warehouse_clock_per_day"]), _money(st["per_query_per_day"])
+            saving = f"{st['saving_vs_first']:.0%}"
+            t.add_row(st["label"], f"{st['hit_rate']:.1%}", clock, _money(st["per_year"]), saving, per_query)
+        out.append(t)
+    return out
 
 
 def gate_table(rows: list[Any]) -> Table:
@@ -104,6 +187,70 @@ def _load_scenario(name: str) -> Any:
         fail("invalid scenario:\n  " + "\n  ".join(e.problems))
 
 
+def _cost_of(target: str) -> dict[str, Any]:
+    """A report's cost section, or a scenario's parametric one."""
+    path = Path(target)
+    if path.is_dir():
+        path = path / "report.json"
+    if path.suffix == ".json":
+        cost = _read_json(path, "report").get("cost")
+        if not isinstance(cost, dict):
+            fail(f"{path} has no cost section")
+        return cost
+    return _parametric(_load_scenario(target))
+
+
+def _compare(console: Console, targets: list[str], fmt: str, out: Path) -> None:
+    from twin.cost.compare import HEADERS, compare, render_compare_html, table_rows, why
+
+    if len(targets) < 2:
+        fail("twin cost compare needs at least two scenarios or report.json files")
+    labels = [Path(t).parent.name if Path(t).name == "report.json" else Path(t).stem or t for t in targets]
+    rows = compare([(label, _cost_of(t)) for label, t in zip(labels, targets, strict=True)])
+    out.write_text(render_compare_html(rows))
+    if fmt == "json":
+        typer.echo(json.dumps({"html": str(out), "rows": [r.model_dump() for r in rows], "why": why(rows)},
+                              indent=1))  # fmt: skip
+        return
+    t = Table(title="cost compared")
+    for h in HEADERS:
+        t.add_column(h, justify="right")
+    for row in table_rows(rows):
+        t.add_row(*row)
+    console.print(t)
+    for line in why(rows):
+        console.print(line)
+    console.print(f"comparison page: {out}")
+
+
+def _parametric(s: Any) -> dict[str, Any]:
+    from twin.cost.summary import parametric_summary
+    from twin.sim.costing import traffic_of
+
+    users = sum(p.count for p in s.personas)
+    per_user = sum(p.count * p.requests_per_day for p in s.personas) / users
+    return parametric_summary(
+        s.cost, users=users, queries_per_user_per_day=per_user, traffic=traffic_of(s, {})
+    )
+
+
+def _progress(bar: Any, task: Any, name: str, speed: float | None) -> Any:
+    """Progress updates; in live mode the label shows the speed achieved against the requested one."""
+    import time
+
+    wall0 = time.perf_counter()
+
+    def update(t: float, total: float) -> None:
+        if speed is None:
+            bar.update(task, completed=t)
+            return
+        achieved = t / max(1e-9, time.perf_counter() - wall0)
+        behind = " [red]behind[/]" if achieved < 0.95 * speed else ""
+        bar.update(task, completed=t, description=f"{name} (live {achieved:,.1f}x of {speed:g}x){behind}")
+
+    return update
+
+
 def _read_json(path: Path, what: str) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
@@ -120,6 +267,7 @@ def register(app: typer.Typer) -> None:
         mode: str = typer.Option("sim", help="sim (virtual time) or live (wall time, real broker)."),
         out: Path | None = typer.Option(None, help="Report directory [default: TWIN_HOME/reports/NAME]."),
         duration: str | None = typer.Option(None, help="Override the scenario's duration, e.g. 2h."),
+        start: str | None = typer.Option(None, help="Override the scenario's start time of day, e.g. 09:00."),
         seed: int | None = typer.Option(None, help="Override the scenario's seed."),
         db: Path | None = typer.Option(None, help="Warehouse file [default: TWIN_HOME/warehouse.duckdb]."),
         measured: bool = typer.Option(False, help="Advance time by each call's own measured time."),
@@ -151,6 +299,13 @@ def register(app: typer.Typer) -> None:
                 updates["duration"] = parse_duration(duration)
             except ValueError as e:
                 fail(f"--duration: {e}")
+        if start is not None:
+            from twin.sim.durations import parse_clock
+
+            try:
+                updates["start"] = parse_clock(start)
+            except ValueError as e:
+                fail(f"--start: {e}")
         if seed is not None:
             updates["seed"] = seed
         s = s.model_copy(update=updates)
@@ -179,7 +334,8 @@ def register(app: typer.Typer) -> None:
                 report, result = run_to_dir(
                     s, out=out_dir, db=db_path, measured=measured, calibration=cal,
                     speed=speed if mode == "live" else None, transport=transport,
-                    progress=lambda t, total: bar.update(task, completed=t), reuse_results=reuse_results,
+                    progress=_progress(bar, task, s.name, speed if mode == "live" else None),
+                    reuse_results=reuse_results,
                 )  # fmt: skip
             except FileNotFoundError as e:
                 fail(str(e))
@@ -203,6 +359,9 @@ def register(app: typer.Typer) -> None:
                           f"{r['events_lost']:,}")  # fmt: skip
             console.print(t)
         w = result.wall
+        speed_info = report.get("speed")
+        if speed_info and not speed_info["kept_up"]:
+            console.print(f"[bold red]{speed_info['label']}[/]")
         console.print(
             f"simulated {s.duration:,.0f} s in {w['simulation_s']:.1f} s wall "
             f"({w['simulated_s_per_wall_s']:,.0f}x); report in {out_dir}"
@@ -248,22 +407,24 @@ def register(app: typer.Typer) -> None:
 
     @app.command("cost")
     def cost_cmd(
-        target: str = typer.Argument(..., help="A scenario (parametric) or a report.json (from a run)."),
+        targets: list[str] = typer.Argument(
+            ..., help="A scenario (parametric) or a report.json (from a run); or `compare A B [C…]`."
+        ),
         fmt: str = typer.Option("table", "--format", help="table or json."),
+        out: Path | None = typer.Option(None, help="compare: the HTML page [default: cost-compare.html]."),
     ) -> None:
-        """The cost model: worked example, the run's hit rate and billing, and sensitivities."""
-        console = _console()
-        path = Path(target)
-        if path.is_dir():
-            path = path / "report.json"
-        if path.suffix == ".json":
-            cost = _read_json(path, "report").get("cost")
-            if cost is None:
-                fail(f"{path} has no cost section")
-        else:
-            from twin.cost.summary import parametric_summary
+        """The cost model: worked example, the run's projected day, and sensitivities.
 
-            cost = parametric_summary(_load_scenario(target))
+        `twin cost compare A B [C…]` puts scenarios or report.json files side by side."""
+        console = _console()
+        if fmt not in ("table", "json"):
+            fail(f"--format must be table or json, not {fmt!r}")
+        if targets[0] == "compare":
+            _compare(console, targets[1:], fmt, out or Path("cost-compare.html"))
+            return
+        if len(targets) != 1:
+            fail(f"give one scenario or report.json (or `compare A B …`), not {len(targets)}")
+        cost = _cost_of(targets[0])
         if fmt == "json":
             typer.echo(json.dumps(cost, indent=1))
             return
@@ -289,3 +450,5 @@ def register(app: typer.Typer) -> None:
         for r in cost["sensitivity"]["by_hit_rate"]:
             t.add_row(f"{r['hit_rate']:.0%}", f"${r['per_day']:,.2f}")
         console.print(t)
+        for extra in _cost_extras(cost):
+            console.print(extra)

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from twin.cost.chargeback import chargeback
 from twin.cost.summary import cost_summary
+from twin.sim.costing import traffic_of
 from twin.sim.durations import format_clock
 from twin.sim.faults import Window, windows
 from twin.sim.metrics import hist_summary_s
 from twin.sim.runner import RunResult
-from twin.sim.scenario import Scenario
 from twin.sim.sla import SlaResult, evaluate
 
 REPORT_VERSION = 1
@@ -72,22 +73,58 @@ def build_report(result: RunResult) -> dict[str, Any]:
         "failover": result.failover,
         "timeline": rec.timeline(s.duration),
     }
-    report["cost"] = cost_summary(
+    cost = cost_summary(
         s.cost,
         users=advisors,
         queries_per_user_per_day=per_user,
         queries=total,
         hit_rate=result.cache_stats["hit_rate"],
         duration_s=s.duration,
+        start_s=s.start,
         warehouse_calls=rec.misses_at,
         keys=rec.keys,
-        sweep=s.sweep,
+        traffic=traffic_of(s, result.key_counts),
+        sweep_ttls=s.sweep.ttls if s.sweep else None,
+        sweep_zipf_s=s.sweep.zipf_s if s.sweep else (),
         n_keys=keyed[0] if keyed else 1,
         seed=s.seed,
-        day_scale=day_scale(s),
     )
+    group_of = {user: user.rsplit("-", 1)[0] for user in result.usage}
+    day = cost["run"]["warehouse_clock_per_day"]
+    # a window that cannot be projected is charged back at its own bill, and says so
+    cost["chargeback"] = chargeback(
+        result.usage,
+        per_day=day if day is not None else cost["run"]["window_warehouse_clock"],
+        group_of=group_of,
+    )
+    if day is None:
+        cost["chargeback"]["basis"] = (
+            "the window's own warehouse clock (no day projected), split by warehouse calls"
+        )
+    if result.monitor is not None:
+        cost["resource_monitor"] = result.monitor
+    report["cost"] = cost
+    if result.mode == "live" and result.requested_speed:
+        report["speed"] = speed_label(result.requested_speed, result.wall.get("simulated_s_per_wall_s", 0.0))
+        report["cost"]["run"]["label"] = report["speed"]["label"]
     report["slas"] = [r.model_dump() for r in evaluate(report, s.slas)]
     return report
+
+
+KEPT_UP = 0.95  # a live run within 5% of the requested speed kept up
+
+
+def speed_label(requested: float, achieved: float) -> dict[str, Any]:
+    """Requested vs achieved speed of a live run, and the label its figures carry."""
+    kept = achieved >= KEPT_UP * requested
+    if kept:
+        label = f"live at the requested {requested:g}x"
+    else:
+        label = (
+            f"live run fell behind: achieved {achieved:.3g}x of the requested {requested:g}x; wall-time "
+            "figures (latencies under load, event rates) are at the achieved speed"
+        )
+    return {"requested": requested, "achieved": achieved, "kept_up": kept, "label": label}
 
 
 def _fault_end(w: Window, result: RunResult) -> float:
@@ -95,21 +132,6 @@ def _fault_end(w: Window, result: RunResult) -> float:
     if w.kind == "region_lost" and result.failover is not None:
         return min(w.end, w.start + result.failover["rto_s"])
     return w.end
-
-
-def day_scale(s: Scenario) -> float:
-    """How many of this run make a day: 1 / (share of a day's requests the run's window holds)."""
-    total = sum(p.count * p.requests_per_day for p in s.personas)
-    expected = 0.0
-    for p in s.personas:
-        w = p.hourly_weights()
-        t, end = s.start, s.start + s.duration
-        while t < end - 1e-9:
-            hour_end = (t // 3600 + 1) * 3600
-            step = min(hour_end, end) - t
-            expected += p.count * p.requests_per_day * w[int(t // 3600) % 24] * step / 3600
-            t += step
-    return total / expected if expected else 86400.0 / s.duration
 
 
 def _median_ms(values: list[float]) -> float:

@@ -22,6 +22,7 @@ import simpy
 
 from twin.cache.keys import cache_key
 from twin.cache.result_cache import ResultCache
+from twin.cost.monitor import MonitorMeter, parse_resource_monitor
 from twin.sim.calibration import Calibration, machine_label
 from twin.sim.faults import FaultState, windows
 from twin.sim.metrics import Recorder
@@ -67,6 +68,10 @@ class RunResult:
     mode: str
     wall: dict[str, float] = field(default_factory=dict)
     key_counts: dict[str, int] = field(default_factory=dict)  # distinct keys per keyed operation
+    # per user: [requests, warehouse calls], for chargeback ("what does this client cost us")
+    usage: dict[str, list[int]] = field(default_factory=dict)
+    monitor: dict[str, Any] | None = None  # the resource monitor's credits and notifications
+    requested_speed: float | None = None  # live: simulated seconds per wall second asked for
 
 
 class Slots:
@@ -165,6 +170,19 @@ def calibrate(scenario: Scenario, platform: PlatformPort, pickers: dict[str, Key
     return Calibration(machine=machine_label(), samples=samples)
 
 
+def _meter(scenario: Scenario) -> MonitorMeter | None:
+    c = scenario.cost
+    if c.resource_monitor is None:
+        return None
+    return MonitorMeter(
+        parse_resource_monitor(c.resource_monitor),
+        credits_per_hour=c.credits_per_hour,
+        min_billing_s=c.min_billing_s,
+        auto_suspend_s=c.auto_suspend_s,
+        start_clock_s=scenario.start,
+    )
+
+
 class _Sim:
     def __init__(
         self,
@@ -218,11 +236,15 @@ class _Sim:
         self._net_jitter_ms = cfg.network.jitter_ms
         self._cached = cfg.cache.enabled
         self._latency_faults = any(w.kind in ("network_latency", "crm_latency") for w in self.faults.ws)
-        self._outages = region is not None or self.faults.first("warehouse_down") is not None
+        self.monitor = _meter(scenario)
+        self._outages = (
+            region is not None or self.faults.first("warehouse_down") is not None or self.monitor is not None
+        )
         self._keys: dict[tuple[Any, ...], str] = {}
         self._reused: dict[tuple[str, int], Any] = {}
         self._scopes: dict[Any, Any] = {}
         self.real_calls = 0
+        self.usage: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
 
     def _key(self, scope: Any, op_name: str, sql: str, params: list[Any]) -> str:
         # hashing the key is the simulator's hottest line; the same inputs always give the same key
@@ -239,6 +261,8 @@ class _Sim:
         return r is not None and self.strategy is not None and r.start <= t < r.start + self.strategy.rto
 
     def warehouse_down(self, t: float) -> bool:
+        if self.monitor is not None and self.monitor.suspended(t):
+            return True  # a resource monitor suspended it: down until its interval resets
         return self.faults.on("warehouse_down", t) or self.region_down(t)
 
     # -- processes -----------------------------------------------------------------------------
@@ -275,6 +299,8 @@ class _Sim:
         env, rng, rec = self.env, self.rng, self.rec
         t0 = env.now
         op = self.s.operations[op_name]
+        used = self.usage[caller.user]
+        used[0] += 1
         picker = self.pickers.get(op_name)
         params = [picker.pick(rng)] if picker is not None else []
         net_ms = self._net_mean_ms + (rng.random() * 2 - 1) * self._net_jitter_ms
@@ -344,6 +370,9 @@ class _Sim:
                     return
                 service = outcome.duration_s if self.opts.measured else self.service[op_name](rng)
                 rec.misses_at.append((env.now, service))
+                used[1] += 1
+                if self.monitor is not None:  # metered at production query seconds, like the bill
+                    self.monitor.call(env.now, self.s.cost.seconds_per_query)
                 yield env.timeout(service)
             finally:
                 self.wh.give_back()
@@ -497,6 +526,9 @@ def run_scenario(scenario: Scenario, platform: PlatformPort, opts: RunOptions | 
         platform_name=platform.name,
         mode="live" if opts.realtime_speed else "sim",
         key_counts={op: len(p.keys) for op, p in sorted(pickers.items())},
+        usage=dict(sorted(sim.usage.items())),
+        monitor=_monitor_summary(sim),
+        requested_speed=opts.realtime_speed,
         wall={
             "total_s": round(time.perf_counter() - wall0, 3),
             "simulation_s": round(sim_wall, 3),
@@ -506,3 +538,10 @@ def run_scenario(scenario: Scenario, platform: PlatformPort, opts: RunOptions | 
             "simulated_s_per_wall_s": round(scenario.duration / sim_wall, 1) if sim_wall else 0.0,
         },
     )
+
+
+def _monitor_summary(sim: _Sim) -> dict[str, Any] | None:
+    if sim.monitor is None:
+        return None
+    sim.monitor.advance(sim.s.duration)  # credits of the last run's tail inside the window
+    return sim.monitor.summary()

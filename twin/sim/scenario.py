@@ -225,6 +225,18 @@ class CostParams(_Strict):
     storage_tb: float = Field(0.0, ge=0)
     storage_per_tb_month: float = Field(23.0, ge=0)
     days_per_year: int = Field(365, gt=0)
+    # Snowflake DDL, e.g. "CREATE RESOURCE MONITOR m WITH CREDIT_QUOTA = 50 TRIGGERS ON 100 PERCENT DO
+    # SUSPEND": enforced on the simulated warehouse (see twin.cost.monitor)
+    resource_monitor: str | None = None
+
+    @field_validator("resource_monitor")
+    @classmethod
+    def _monitor_parses(cls, v: str | None) -> str | None:
+        if v is not None:
+            from twin.cost.monitor import parse_resource_monitor
+
+            parse_resource_monitor(v)  # MonitorError is a ValueError: reported with the field's line
+        return v
 
     @property
     def dollars_per_second(self) -> float:
