@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -75,6 +77,9 @@ class Operation(_Strict):
     sql: str
     key: KeySpec | None = None
     depends_on: list[Literal["crm"]] = []
+    # Denials count against availability unless the scenario says they are the point (a probe that
+    # checks a policy still refuses); then they are reported as denied but not as unavailable.
+    expect_denied: bool = False
 
     @field_validator("sql")
     @classmethod
@@ -93,16 +98,36 @@ class Operation(_Strict):
         return self
 
 
+# The governance layer's role-name syntax (Snowflake identifiers); whether the role exists is a
+# property of the warehouse's policies, checked when a run opens it.
+_ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+
+
+def _role_name(v: Any) -> Any:
+    if isinstance(v, str) and not _ROLE_NAME.match(v):
+        raise ValueError(f"not a role name: {v!r} (letters, digits, _ and $; not starting with a digit)")
+    return v
+
+
+RoleName = Annotated[str, AfterValidator(_role_name)]
+
+
 class Persona(_Strict):
     name: str
     count: int = Field(gt=0)
-    role: str
+    role: RoleName
     department: str | None = None
-    secondary_roles: list[str] = []
+    secondary_roles: list[RoleName] = []
     requests_per_day: float = Field(gt=0)
     think_time: Seconds = 10.0
     profile: str | list[float] = "business_day"
     mix: dict[str, float]
+    # True: every denial this persona meets is expected; a list: only those operations' denials.
+    expect_denied: bool | list[str] = False
+
+    def denial_expected(self, op: str) -> bool:
+        listed = isinstance(self.expect_denied, list) and op in self.expect_denied
+        return self.expect_denied is True or listed
 
     @field_validator("profile")
     @classmethod
@@ -235,10 +260,20 @@ class Scenario(_Strict):
             for op in p.mix:
                 if op not in self.operations:
                     raise _RefError(("personas", i, "mix", op), f"unknown operation {op!r}")
+            if isinstance(p.expect_denied, list):
+                for j, op in enumerate(p.expect_denied):
+                    if op not in p.mix:
+                        raise _RefError(
+                            ("personas", i, "expect_denied", j), f"{op!r} is not in this persona's mix"
+                        )
         for i, s in enumerate(self.slas):
             if s.operation is not None and s.operation not in self.operations:
                 raise _RefError(("slas", i, "operation"), f"unknown operation {s.operation!r}")
         return self
+
+    def denial_expected(self, persona: Persona, op: str) -> bool:
+        """Whether a denial of `op` for `persona` is by design (not counted against availability)."""
+        return self.operations[op].expect_denied or persona.denial_expected(op)
 
     def with_duration(self, seconds: float) -> Scenario:
         return self.model_copy(update={"duration": seconds})
