@@ -106,11 +106,16 @@ def _load_scenario(name: str) -> Any:
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_bytes())
     except FileNotFoundError:
         fail(f"no {what} at {path}")
-    except ValueError as e:
-        fail(f"{path} is not a JSON {what}: {e}")
+    except OSError as e:
+        fail(f"cannot read the {what} {path}: {e.strerror or e}")
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError too
+        fail(f"{path} is not a JSON {what}: {' '.join(str(e).split())[:200]}")
+    if not isinstance(data, dict):
+        fail(f"{path} is not a {what}: expected a JSON object, got {type(data).__name__}")
+    return data
 
 
 def register(app: typer.Typer) -> None:
@@ -218,9 +223,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Exit 1 on any SLA breach or regression beyond the tolerance; 0 otherwise."""
         console = _console()
-        from twin.sim.gate import gate, load_slas, parse_tolerance
+        from twin.sim.gate import ReportError, gate, load_slas, parse_tolerance, validate_report
         from twin.sim.scenario import ScenarioError
 
+        if fmt not in ("table", "json"):
+            fail(f"--format must be table or json, not {fmt!r}")
         if report.is_dir():
             report = report / "report.json"
         current = _read_json(report, "report")
@@ -232,8 +239,18 @@ def register(app: typer.Typer) -> None:
         try:
             tol = parse_tolerance(max_regression)
             slas = load_slas(sla) if sla else None
-        except (ValueError, ScenarioError, OSError) as e:
+        except ScenarioError as e:
+            fail("invalid SLA file:\n  " + "\n  ".join(e.problems))
+        except ValueError as e:
             fail(f"{e}")
+        except OSError as e:
+            fail(f"cannot read the SLA file {sla}: {e.strerror or e}")
+        try:
+            validate_report(current, str(report))
+            if base is not None:
+                validate_report(base, str(baseline))
+        except ReportError as e:
+            fail(str(e))
         rows = gate(current, slas=slas, baseline=base, max_regression=tol)
         failed = [r for r in rows if not r.passed]
         if fmt == "json":

@@ -185,6 +185,8 @@ SlaMetric = Literal[
 
 
 class Sla(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # a NaN bound never fails
+
     name: str
     metric: SlaMetric
     operation: str | None = None
