@@ -100,8 +100,23 @@ def _load_scenario(name: str) -> Any:
         return load_scenario(find_scenario(name))
     except FileNotFoundError as e:
         fail(str(e))
+    except UnicodeDecodeError:
+        fail(f"{name} is not a scenario: not a UTF-8 text file (a scenario is YAML)")
+    except OSError as e:
+        fail(f"cannot read the scenario {name}: {e.strerror or e}")
     except ScenarioError as e:
         fail("invalid scenario:\n  " + "\n  ".join(e.problems))
+
+
+def _mismatch(name: str, e: Any) -> list[str]:
+    """A ScenarioMismatch's problems with the scenario file's lines, when the file can be read again."""
+    from twin.sim.scenario import find_scenario
+
+    try:
+        path = find_scenario(name)
+        return e.locate(path.read_text(), path.name)
+    except (OSError, ValueError):
+        return list(e.problems)
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -125,7 +140,7 @@ def register(app: typer.Typer) -> None:
         mode: str = typer.Option("sim", help="sim (virtual time) or live (wall time, real broker)."),
         out: Path | None = typer.Option(None, help="Report directory [default: TWIN_HOME/reports/NAME]."),
         duration: str | None = typer.Option(None, help="Override the scenario's duration, e.g. 2h."),
-        seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+        seed: int | None = typer.Option(None, min=0, help="Override the scenario's seed (>= 0)."),
         db: Path | None = typer.Option(None, help="Warehouse file [default: TWIN_HOME/warehouse.duckdb]."),
         measured: bool = typer.Option(False, help="Advance time by each call's own measured time."),
         reuse_results: bool = typer.Option(
@@ -144,6 +159,7 @@ def register(app: typer.Typer) -> None:
         from twin.sim.calibration import Calibration
         from twin.sim.durations import parse_duration
         from twin.sim.execute import run_to_dir
+        from twin.sim.scenario import ScenarioMismatch
 
         if mode not in ("sim", "live"):
             fail(f"--mode must be sim or live, not {mode!r}")
@@ -186,6 +202,8 @@ def register(app: typer.Typer) -> None:
                     speed=speed if mode == "live" else None, transport=transport,
                     progress=lambda t, total: bar.update(task, completed=t), reuse_results=reuse_results,
                 )  # fmt: skip
+            except ScenarioMismatch as e:
+                fail("the scenario does not fit this warehouse:\n  " + "\n  ".join(_mismatch(scenario, e)))
             except FileNotFoundError as e:
                 fail(str(e))
             except ValueError as e:
@@ -273,10 +291,15 @@ def register(app: typer.Typer) -> None:
         path = Path(target)
         if path.is_dir():
             path = path / "report.json"
-        if path.suffix == ".json":
+        if fmt not in ("table", "json"):
+            fail(f"--format must be table or json, not {fmt!r}")
+        from_file = path.suffix == ".json"
+        if from_file:
             cost = _read_json(path, "report").get("cost")
             if cost is None:
                 fail(f"{path} has no cost section")
+            if not isinstance(cost, dict):
+                fail(f"{path}: cost: expected a JSON object, got {type(cost).__name__}")
         else:
             from twin.cost.summary import parametric_summary
 
@@ -284,6 +307,15 @@ def register(app: typer.Typer) -> None:
         if fmt == "json":
             typer.echo(json.dumps(cost, indent=1))
             return
+        try:
+            _print_cost(console, cost)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            if not from_file:
+                raise  # the model's own output: a bug, for the CLI's error path
+            # a report.json edited or written by another version: name the first field that is off
+            fail(f"{path}: the cost section is not one twin writes ({type(e).__name__}: {e})")
+
+    def _print_cost(console: Console, cost: dict[str, Any]) -> None:
         console.print(cost_table(cost))
         if cost["sensitivity"]["by_ttl"]:
             console.print(sensitivity_table(cost))

@@ -26,7 +26,7 @@ from twin.sim.calibration import Calibration, machine_label
 from twin.sim.faults import FaultState, windows
 from twin.sim.metrics import Recorder
 from twin.sim.platform import Caller, Denied, Failed, PlatformPort
-from twin.sim.scenario import FailoverStrategy, KeySpec, Scenario
+from twin.sim.scenario import FailoverStrategy, KeySpec, Scenario, ScenarioMismatch
 from twin.sim.transport import CountingTransport, EventTransport
 
 REFRESH_OP = "gold_refresh"
@@ -122,7 +122,14 @@ def sample_keys(scenario: Scenario, platform: PlatformPort) -> dict[str, KeyPick
     out = {}
     for name, op in sorted(scenario.operations.items()):
         if op.key is not None:
-            keys = platform.sample_keys(op.key.table, op.key.column, op.key.limit)
+            try:
+                keys = platform.sample_keys(op.key.table, op.key.column, op.key.limit)
+            except Exception as e:  # any adapter's "no such table/column": the scenario names a key source
+                why = (str(e).splitlines() or [type(e).__name__])[0]
+                source = f"{op.key.table}.{op.key.column}"
+                raise ScenarioMismatch(
+                    [(("operations", name, "key"), f"cannot sample keys from {source}: {why}")]
+                ) from e
             out[name] = KeyPicker(keys, op.key, rng)
     return out
 

@@ -236,7 +236,7 @@ class Sweep(_Strict):
 class Scenario(_Strict):
     name: str
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0)  # numpy's generators take no negative seed
     start: ClockTime = 0.0
     duration: Seconds
     platform: PlatformConfig = PlatformConfig()
@@ -294,6 +294,23 @@ class ScenarioError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class ScenarioMismatch(ScenarioError):
+    """A valid scenario that does not fit the warehouse it runs on (a role no policy defines, a key
+    table that is not there); `located` keeps each problem's field so a caller holding the file can
+    add its line (`locate`)."""
+
+    def __init__(self, located: list[tuple[tuple[str | int, ...], str]]) -> None:
+        super().__init__([f"{_dotted(loc)}: {msg}" for loc, msg in located])
+        self.located = located
+
+    def locate(self, text: str, source: str) -> list[str]:
+        try:
+            _, lines = load_with_lines(text)
+        except YamlSyntaxError:
+            lines = {}
+        return [f"{source}:{line_of(lines, loc)}: {_dotted(loc)}: {msg}" for loc, msg in self.located]
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
