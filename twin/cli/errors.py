@@ -31,13 +31,20 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _usage_errors() -> tuple[type[BaseException], ...]:
-    """Exception classes that mean "your input is wrong" (exit 2) rather than "twin has a bug" (exit 1)."""
+    """Exception classes that mean "your input is wrong" (exit 2) rather than "twin has a bug" (exit 1).
+
+    DuckDB's IOException is a file it cannot use (a directory, not a database, locked by another
+    process): always about a path the user gave or the machine, never about twin's SQL.
+    """
+    import duckdb
     from pydantic import ValidationError
 
     from twin.governance.errors import GovernanceError
     from twin.sim.scenario import ScenarioError
 
-    return (TwinError, GovernanceError, ScenarioError, ValidationError, OSError, UnicodeError)
+    return (
+        TwinError, GovernanceError, ScenarioError, ValidationError, OSError, UnicodeError, duckdb.IOException,
+    )  # fmt: skip
 
 
 def debug_enabled(ctx: typer.Context | None) -> bool:

@@ -33,10 +33,9 @@ class Target(StrEnum):
 
 
 def _db(db: Path | None) -> Path:
-    path = db or paths().database
-    if not path.exists():
-        fail(f"no warehouse at {path}: build it first (twin warehouse build) or pass --db")
-    return path
+    from twin.cli.inputs import database
+
+    return database(db or paths().database)
 
 
 def _audit() -> Any:
@@ -341,6 +340,9 @@ def _columns(db: Path | None) -> dict[str, dict[str, str]]:
     path = db or paths().database
     if not path.exists():
         return {}
+    from twin.cli.inputs import database
+
+    database(path)
     import duckdb
 
     from twin.governance.store import table_columns

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from twin.cli.errors import fail
+from twin.cli.inputs import database as checked_database
 
 
 def _console() -> Console:
@@ -181,7 +182,7 @@ def register(app: typer.Typer) -> None:
                 cal = Calibration.load(calibration)
             except (OSError, ValueError) as e:
                 fail(f"cannot read calibration {calibration}: {e}")
-        db_path = db or paths().database
+        db_path = checked_database(db or paths().database, must_exist=False)
         out_dir = out or paths().reports / s.name
         transport = None
         if mode == "live":
