@@ -223,7 +223,7 @@ def register(app: typer.Typer) -> None:
         from twin.governance.audit import AuditLog
 
         path = log or paths().audit_log
-        if not path.exists():
+        if not path.is_file():  # a directory (or `--log ''`, the current one) is no log either
             fail(f"no audit log at {path}")
         with AuditLog(path) as a:
             result = a.verify()
