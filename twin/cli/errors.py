@@ -40,10 +40,12 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
     from pydantic import ValidationError
 
     from twin.governance.errors import GovernanceError
+    from twin.sim.gate import ReportError
     from twin.sim.scenario import ScenarioError
 
     return (
-        TwinError, GovernanceError, ScenarioError, ValidationError, OSError, UnicodeError, duckdb.IOException,
+        TwinError, GovernanceError, ScenarioError, ReportError, ValidationError, OSError, UnicodeError,
+        duckdb.IOException,
     )  # fmt: skip
 
 
