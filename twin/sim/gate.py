@@ -137,15 +137,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 def validate_report(data: Any, source: str = "report") -> dict[str, Any]:
     """The sections of a report the gate reads, checked; raises ReportError naming each bad field."""
-    if not isinstance(data, dict):
-        raise ReportError(source, [f"expected a JSON object (a report.json), got {_kind(data)}"])
-    try:
-        figures = ReportFigures.model_validate(data)
-    except ValidationError as e:
-        raise ReportError(
-            source, [f"{_dotted(tuple(err['loc']))}: {err['msg']}" for err in e.errors()]
-        ) from None
-    return figures.model_dump()
+    return _figures(data, source).model_dump()
 
 
 def _kind(value: Any) -> str:
@@ -155,8 +147,14 @@ def _kind(value: Any) -> str:
 
 
 def _figures(data: Any, source: str) -> ReportFigures:
-    validate_report(data, source)
-    return ReportFigures.model_validate(data)
+    if not isinstance(data, dict):
+        raise ReportError(source, [f"expected a JSON object (a report.json), got {_kind(data)}"])
+    try:
+        return ReportFigures.model_validate(data)
+    except ValidationError as e:
+        raise ReportError(
+            source, [f"{_dotted(tuple(err['loc']))}: {err['msg']}" for err in e.errors()]
+        ) from None
 
 
 # (label, how to read it from a report, worse when higher?, absolute slack so 0 -> 0.0001 is not +inf%)
