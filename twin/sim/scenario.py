@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -98,13 +97,11 @@ class Operation(_Strict):
         return self
 
 
-# The governance layer's role-name syntax (Snowflake identifiers); whether the role exists is a
-# property of the warehouse's policies, checked when a run opens it.
-_ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
-
-
-def _role_name(v: Any) -> Any:
-    if isinstance(v, str) and not _ROLE_NAME.match(v):
+def _role_name(v: str) -> str:
+    """The governance layer's role-name syntax, ^[A-Za-z_][A-Za-z0-9_$]*$ (Snowflake identifiers).
+    Whether the role exists is a property of the warehouse's policies, checked when a run opens it."""
+    starts = v[:1].isalpha() or v[:1] == "_"
+    if not (v.isascii() and starts and all(c.isalnum() or c in "_$" for c in v)):
         raise ValueError(f"not a role name: {v!r} (letters, digits, _ and $; not starting with a digit)")
     return v
 
@@ -118,16 +115,12 @@ class Persona(_Strict):
     role: RoleName
     department: str | None = None
     secondary_roles: list[RoleName] = []
+    # True: every denial this persona meets is expected; a list: only those operations' denials.
+    expect_denied: bool | list[str] = False
     requests_per_day: float = Field(gt=0)
     think_time: Seconds = 10.0
     profile: str | list[float] = "business_day"
     mix: dict[str, float]
-    # True: every denial this persona meets is expected; a list: only those operations' denials.
-    expect_denied: bool | list[str] = False
-
-    def denial_expected(self, op: str) -> bool:
-        listed = isinstance(self.expect_denied, list) and op in self.expect_denied
-        return self.expect_denied is True or listed
 
     @field_validator("profile")
     @classmethod
@@ -151,6 +144,10 @@ class Persona(_Strict):
         w = PROFILES[self.profile] if isinstance(self.profile, str) else self.profile
         total = sum(w)
         return [x / total for x in w]
+
+    def denial_expected(self, op: str) -> bool:
+        listed = isinstance(self.expect_denied, list) and op in self.expect_denied
+        return self.expect_denied is True or listed
 
 
 class EventSource(_Strict):
