@@ -256,8 +256,10 @@ def test_cli_nan_figures_are_rejected(report_dir: Path, tmp_path: Path) -> None:
         (b"slas: 5\n", "sla.yaml:1: slas: Input should be a valid list"),
         (b"slas:\n  - {name: x, metric: p95_ms, max: .nan}\n", "sla.yaml:2"),
         (b"slas: [\n", "sla.yaml: line"),
+        (b"? [1]\n: 2\n", "sla.yaml: line 1: a mapping key must be a scalar, not a list"),
+        (b"slas: !!python/object:os.system x\n", "sla.yaml: line 1: could not determine a constructor"),
     ],
-    ids=["binary", "list", "slas-not-a-list", "nan-bound", "yaml-syntax"],
+    ids=["binary", "list", "slas-not-a-list", "nan-bound", "yaml-syntax", "list-key", "python-tag"],
 )
 def test_cli_malformed_sla_files_are_clear_errors(
     report_dir: Path, tmp_path: Path, content: bytes, expected: str
