@@ -83,6 +83,12 @@ def _valid_report() -> dict[str, Any]:
     return json.loads(json.dumps(REPORT))
 
 
+@pytest.mark.parametrize("name", ["[/x]", "[/]", "[bold]report.json"])
+def test_messages_quoting_user_input_are_not_rich_markup(name: str) -> None:
+    res = runner.invoke(app, ["gate", name])
+    assert res.exit_code == 2 and f"no report at {name}" in res.output
+
+
 # --- twin run ---------------------------------------------------------------------------------------
 
 

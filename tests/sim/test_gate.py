@@ -275,3 +275,10 @@ def test_cli_malformed_sla_files_are_clear_errors(
 def test_cli_bad_tolerance_is_a_clear_error(report_dir: Path, tolerance: str) -> None:
     res = runner.invoke(app, ["gate", str(report_dir), "--max-regression", tolerance])
     assert res.exit_code == 2 and "--max-regression" in res.output
+
+
+def test_cli_sla_names_are_text_not_markup(report_dir: Path, tmp_path: Path) -> None:
+    sla = tmp_path / "sla.yaml"
+    sla.write_text('slas:\n  - {name: "[/x] p95", metric: p95_ms, operation: client_360, max: 0.001}\n')
+    res = runner.invoke(app, ["gate", str(report_dir), "--sla", str(sla)])
+    assert res.exit_code == 1 and "[/x] p95" in res.output

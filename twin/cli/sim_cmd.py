@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from twin.cli.errors import fail
@@ -25,13 +26,14 @@ def _console() -> Console:
 
 
 def sla_table(report: dict[str, Any]) -> Table:
-    t = Table(title=f"SLAs: {report['scenario']}")
+    # names come from scenario and SLA files: escaped, so `[/x]` in a name is text, not rich markup
+    t = Table(title=f"SLAs: {escape(str(report['scenario']))}")
     for col in ("SLA", "metric", "operation", "bound", "actual", "result"):
         t.add_column(col)
     for r in report["slas"]:
         result = "[green]pass[/]" if r["passed"] else "[bold red]FAIL[/]"
         actual = "-" if r["actual"] is None else f"{r['actual']:.4g}"
-        t.add_row(r["name"], r["metric"], r["operation"] or "all", r["bound"], actual, result)
+        t.add_row(escape(r["name"]), r["metric"], escape(r["operation"] or "all"), r["bound"], actual, result)
     return t
 
 
@@ -40,7 +42,7 @@ def ops_table(report: dict[str, Any]) -> Table:
     for col in ("operation", "count", "errors", "denied", "stale", "p50", "p95", "p99", "max"):
         t.add_column(col, justify="right")
     for op, s in report["operations"].items():
-        t.add_row(op, *(str(s[k]) for k in ("count", "errors", "denied", "stale", "p50_ms", "p95_ms",
+        t.add_row(escape(op), *(str(s[k]) for k in ("count", "errors", "denied", "stale", "p50_ms", "p95_ms",
                                            "p99_ms", "max_ms")))  # fmt: skip
     return t
 
@@ -87,8 +89,8 @@ def gate_table(rows: list[Any]) -> Table:
         t.add_column(col)
     for r in rows:
         t.add_row(
-            r.check, r.kind, "-" if r.baseline is None else f"{r.baseline:.4g}",
-            "-" if r.actual is None else f"{r.actual:.4g}", r.limit, r.change,
+            escape(r.check), r.kind, "-" if r.baseline is None else f"{r.baseline:.4g}",
+            "-" if r.actual is None else f"{r.actual:.4g}", r.limit, escape(r.change),
             "[green]pass[/]" if r.passed else "[bold red]FAIL[/]",
         )  # fmt: skip
     return t
@@ -196,7 +198,7 @@ def register(app: typer.Typer) -> None:
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(), console=Console(stderr=True), transient=True,
         ) as bar:  # fmt: skip
-            task = bar.add_task(f"{s.name} ({mode})", total=s.duration)
+            task = bar.add_task(f"{escape(s.name)} ({mode})", total=s.duration)
             try:
                 report, result = run_to_dir(
                     s, out=out_dir, db=db_path, measured=measured, calibration=cal,
@@ -223,8 +225,8 @@ def register(app: typer.Typer) -> None:
             for col in ("strategy", "RTO s", "RPO s", "availability", "events lost"):
                 t.add_column(col)
             for r in report["failover_comparison"]:
-                t.add_row(r["strategy"], f"{r['rto_s']:g}", f"{r['rpo_s']:g}", f"{r['availability']:.4%}",
-                          f"{r['events_lost']:,}")  # fmt: skip
+                t.add_row(escape(str(r["strategy"])), f"{r['rto_s']:g}", f"{r['rpo_s']:g}",
+                          f"{r['availability']:.4%}", f"{r['events_lost']:,}")  # fmt: skip
             console.print(t)
         w = result.wall
         console.print(
