@@ -251,3 +251,11 @@ def test_lineage_with_a_manifest_that_is_not_dbt_s(tmp_path: Path, content: str)
 def test_audit_verify_on_a_directory(tmp_path: Path) -> None:
     res = runner.invoke(app, ["audit", "verify", "--log", str(tmp_path)])
     assert res.exit_code == 2 and "no audit log" in res.output
+
+
+def test_query_results_that_look_like_markup_print_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from twin.cli.governance_cmd import OutFormat, _print_rows
+
+    _print_rows(["a", "b"], [("[/x]", None), ("[bold]y", 1)], OutFormat.table)
+    out = capsys.readouterr().out
+    assert "[/x]" in out and "[bold]y" in out and "NULL" in out

@@ -14,6 +14,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from twin.cli.errors import fail
 from twin.config import paths
@@ -60,7 +61,8 @@ def _print_rows(columns: list[str], rows: list[Any], fmt: OutFormat, title: str 
         for c in columns:
             t.add_column(c)
         for r in rows:
-            t.add_row(*("NULL" if v is None else str(v) for v in r))
+            # Text, not str: a value like '[/x]' is data, and rich would parse a str as markup
+            t.add_row(*(Text("NULL" if v is None else str(v)) for v in r))
         console.print(t)
 
 
