@@ -38,13 +38,15 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
     DuckDB's IOException is a file it cannot use (a directory, not a database, locked by another
     process): always about a path the user gave or the machine, never about twin's SQL.
     """
-    import duckdb
-    from pydantic import ValidationError
+    try:
+        import duckdb
+        from pydantic import ValidationError
 
-    from twin.governance.errors import GovernanceError
-    from twin.sim.gate import ReportError
-    from twin.sim.scenario import ScenarioError
-
+        from twin.governance.errors import GovernanceError
+        from twin.sim.gate import ReportError
+        from twin.sim.scenario import ScenarioError
+    except ImportError:  # a broken install: still one line, never a second traceback
+        return (TwinError, OSError, UnicodeError)
     return (
         TwinError, GovernanceError, ScenarioError, ReportError, ValidationError, OSError, UnicodeError,
         duckdb.IOException,
