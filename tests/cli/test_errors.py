@@ -248,11 +248,6 @@ def test_lineage_with_a_manifest_that_is_not_dbt_s(tmp_path: Path, content: str)
     assert "manifest" in res.output and "bug in twin" not in res.output
 
 
-def test_audit_verify_on_a_directory(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["audit", "verify", "--log", str(tmp_path)])
-    assert res.exit_code == 2 and "no audit log" in res.output
-
-
 def test_query_results_that_look_like_markup_print_as_text(capsys: pytest.CaptureFixture[str]) -> None:
     from twin.cli.governance_cmd import OutFormat, _print_rows
 

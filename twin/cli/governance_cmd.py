@@ -225,7 +225,7 @@ def register(app: typer.Typer) -> None:
         from twin.governance.audit import AuditLog
 
         path = log or paths().audit_log
-        if not path.is_file():  # a directory (or `--log ''`, the current one) is no log either
+        if not path.exists():
             fail(f"no audit log at {path}")
         with AuditLog(path) as a:
             result = a.verify()
