@@ -42,9 +42,10 @@ def test_personas_run_through_secure_sessions(gold_db_copy: Path) -> None:
     # the same SQL, cached per role: each role only ever sees its own department's count
     advisor, teller = rows[("WEALTH_ADVISOR", "headcount")], rows[("RETAIL_TELLER", "headcount")]
     assert len(advisor) == 1 and len(teller) == 1 and advisor != teller
-    # the firewall's refusals are counted as denials, not as outages
+    # the firewall's refusals are counted as denials, not as errors; undeclared, they are unexpected
     private = result.recorder.ops["private"]
     assert private.denied == private.count > 0 and private.errors == 0
+    assert private.denied_unexpected == private.denied
     assert result.cache_stats["hits"] > 0 and result.cache_stats["misses"] > 0
     assert all(v > 0 for op, v in result.calibration.samples.items() if op != "gold_refresh" for v in v)
 
@@ -132,3 +133,34 @@ def test_single_table_queries_run_on_a_lean_session_with_the_same_answers(gold_d
         assert "join_order" in off.split(",") and "filter_pushdown" not in off.split(",")
     finally:
         platform.close()
+
+
+def test_a_declared_probe_of_a_private_table_does_not_count_against_availability(gold_db_copy: Path) -> None:
+    probe = TWO_ROLES.replace(
+        '    sql: "SELECT * FROM governance.role_department_map"',
+        '    sql: "SELECT * FROM governance.role_department_map"\n    expect_denied: true',
+    )
+    platform = open_platform(gold_db_copy)
+    try:
+        result = run_scenario(parse_scenario(probe), platform, RunOptions())
+    finally:
+        platform.close()
+    private = result.recorder.ops["private"]
+    assert private.denied == private.count > 0 and private.denied_unexpected == 0
+
+
+def test_a_role_no_policy_defines_is_refused_before_the_run(gold_db_copy: Path, tmp_path: Path) -> None:
+    import pytest
+
+    from twin.sim.scenario import ScenarioMismatch
+
+    ghost = TWO_ROLES.replace("role: RETAIL_TELLER", "role: GHOST_ROLE")
+    with pytest.raises(ScenarioMismatch) as e:
+        run_to_dir(parse_scenario(ghost), out=tmp_path / "out", db=gold_db_copy)
+    assert e.value.located == [
+        (("personas", 1, "role"), "unknown role(s) GHOST_ROLE: not defined by any policy file")
+    ]
+    assert e.value.locate(ghost, "s.yaml")[0].startswith(
+        "s.yaml:18: personas[1].role: unknown role(s) GHOST_ROLE"
+    )
+    assert not (tmp_path / "out").exists()

@@ -4,11 +4,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from twin.sim.calibration import Calibration
 from twin.sim.execute import run_to_dir
 from twin.sim.report import build_report
 from twin.sim.runner import RunOptions, run_scenario
-from twin.sim.scenario import Scenario, parse_scenario
+from twin.sim.scenario import Scenario, ScenarioError, parse_scenario
 
 NODE_LOST = "faults:\n  - {{kind: broker_node_lost, at: '09:05', until: '{until}', nodes: {nodes}}}\n"
 
@@ -94,8 +96,48 @@ def test_lost_broker_nodes_build_ingest_lag_then_fail_writes(small_text: str, to
 def test_denied_calls_are_counted_apart_from_errors(small_text: str, toy_platform: Any) -> None:
     text = small_text.replace("role: WEALTH_ADVISOR", "role: RETAIL_TELLER")
     r = _run(parse_scenario(text), toy_platform)
-    assert r["operations"]["fund_nav"]["denied"] > 0
-    assert r["operations"]["fund_nav"]["errors"] == 0 and r["availability"] == 1.0
+    nav = r["operations"]["fund_nav"]
+    assert nav["denied"] == nav["count"] > 0 and nav["errors"] == 0
+    # nobody said tellers are meant to be refused: every refused call is one the user could not make
+    assert nav["denied_unexpected"] == nav["denied"]
+    total = r["overall"]["count"]
+    assert r["availability"] == round((total - nav["denied"]) / total, 6) < 0.99
+    assert not next(s for s in r["slas"] if s["metric"] == "availability")["passed"]
+
+
+@pytest.mark.parametrize(
+    "declare",
+    [
+        (
+            "    mix: {client_360: 3, fund_nav: 1}",
+            "    mix: {client_360: 3, fund_nav: 1}\n    expect_denied: [fund_nav]",
+        ),
+        (
+            "    mix: {client_360: 3, fund_nav: 1}",
+            "    mix: {client_360: 3, fund_nav: 1}\n    expect_denied: true",
+        ),
+        ("    depends_on: [crm]", "    depends_on: [crm]\n    expect_denied: true"),
+    ],
+    ids=["persona-lists-the-operation", "persona-expects-all", "operation-expects-denials"],
+)
+def test_declared_denials_do_not_count_against_availability(
+    small_text: str, toy_platform: Any, declare: tuple[str, str]
+) -> None:
+    text = small_text.replace("role: WEALTH_ADVISOR", "role: RETAIL_TELLER").replace(*declare)
+    r = _run(parse_scenario(text), toy_platform)
+    nav = r["operations"]["fund_nav"]
+    assert nav["denied"] == nav["count"] > 0 and nav["denied_unexpected"] == 0
+    assert r["availability"] == 1.0
+
+
+def test_expected_denials_must_name_an_operation_of_the_persona(small_text: str) -> None:
+    text = small_text.replace(
+        "    mix: {client_360: 3, fund_nav: 1}",
+        "    mix: {client_360: 3, fund_nav: 1}\n    expect_denied: [nav]",
+    )
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario(text, "s.yaml")
+    assert e.value.problems == ["s.yaml:28: personas[0].expect_denied[0]: 'nav' is not in this persona's mix"]
 
 
 def test_region_failover_compares_strategies(small_text: str, toy_platform: Any, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
     def demo(
         work_dir: Path | None = typer.Option(None, help="Where to work [default: TWIN_HOME/demo]."),
         scale: float = typer.Option(0.01, help="Fixture scale."),
-        seed: int = typer.Option(42, help="Fixture and scenario seed."),
+        seed: int = typer.Option(42, min=0, help="Fixture and scenario seed (>= 0)."),
         window: str = typer.Option("30m", help="Simulated window of advisor_peak_day."),
         start: str = typer.Option("09:30", help="Simulated time of day the window starts."),
         rebuild: bool = typer.Option(False, help="Regenerate fixtures and rebuild the warehouse."),

@@ -38,7 +38,9 @@ def generate_cmd(
     scale: str = typer.Option(
         "0.01", "--scale", metavar="FLOAT", help="Size: 1.0 = 100k customers, 2M trades (linear)."
     ),
-    seed: int = typer.Option(42, "--seed", help="Seed for every random generator; same seed, same data."),
+    seed: int = typer.Option(
+        42, "--seed", min=0, help="Seed for every random generator (>= 0); same seed, same data."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Output directory (default: TWIN_HOME/fixtures)."),
     output_format: OutputFormat = typer.Option(
         OutputFormat.TEXT, "--format", help="text or json (manifest)."

@@ -14,6 +14,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from twin.cli.errors import fail
 from twin.config import paths
@@ -33,10 +34,9 @@ class Target(StrEnum):
 
 
 def _db(db: Path | None) -> Path:
-    path = db or paths().database
-    if not path.exists():
-        fail(f"no warehouse at {path}: build it first (twin warehouse build) or pass --db")
-    return path
+    from twin.cli.inputs import database
+
+    return database(db or paths().database)
 
 
 def _audit() -> Any:
@@ -68,7 +68,8 @@ def _print_rows(columns: list[str], rows: list[Any], fmt: OutFormat, title: str 
         for c in columns:
             t.add_column(c)
         for r in rows:
-            t.add_row(*("NULL" if v is None else str(v) for v in r))
+            # Text, not str: a value like '[/x]' is data, and rich would parse a str as markup
+            t.add_row(*(Text("NULL" if v is None else str(v)) for v in r))
         console.print(t)
 
 
@@ -419,6 +420,9 @@ def _columns(db: Path | None) -> dict[str, dict[str, str]]:
     path = db or paths().database
     if not path.exists():
         return {}
+    from twin.cli.inputs import database
+
+    database(path)
     import duckdb
 
     from twin.governance.store import table_columns

@@ -14,6 +14,7 @@ from twin.cli import (
     streaming_cmd,
     warehouse_cmd,
 )
+from twin.cli.errors import DEBUG_ENV, TwinGroup
 
 app = typer.Typer(
     name="twin",
@@ -21,11 +22,16 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=TwinGroup,  # the single error path: an unhandled exception becomes one line, not a traceback
 )
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    debug: bool = typer.Option(
+        False, "--debug", help=f"Show the full traceback of an unexpected error (or set {DEBUG_ENV}=1)."
+    ),
+) -> None:
     """twin: chaos scenarios, SLA gates and cost models on an offline copy of the platform."""
 
 

@@ -8,9 +8,11 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from twin.cli.errors import fail
+from twin.cli.inputs import database as checked_database
 
 
 def _console() -> Console:
@@ -24,13 +26,14 @@ def _console() -> Console:
 
 
 def sla_table(report: dict[str, Any]) -> Table:
-    t = Table(title=f"SLAs: {report['scenario']}")
+    # names come from scenario and SLA files: escaped, so `[/x]` in a name is text, not rich markup
+    t = Table(title=f"SLAs: {escape(str(report['scenario']))}")
     for col in ("SLA", "metric", "operation", "bound", "actual", "result"):
         t.add_column(col)
     for r in report["slas"]:
         result = "[green]pass[/]" if r["passed"] else "[bold red]FAIL[/]"
         actual = "-" if r["actual"] is None else f"{r['actual']:.4g}"
-        t.add_row(r["name"], r["metric"], r["operation"] or "all", r["bound"], actual, result)
+        t.add_row(escape(r["name"]), r["metric"], escape(r["operation"] or "all"), r["bound"], actual, result)
     return t
 
 
@@ -39,7 +42,7 @@ def ops_table(report: dict[str, Any]) -> Table:
     for col in ("operation", "count", "errors", "denied", "stale", "p50", "p95", "p99", "max"):
         t.add_column(col, justify="right")
     for op, s in report["operations"].items():
-        t.add_row(op, *(str(s[k]) for k in ("count", "errors", "denied", "stale", "p50_ms", "p95_ms",
+        t.add_row(escape(op), *(str(s[k]) for k in ("count", "errors", "denied", "stale", "p50_ms", "p95_ms",
                                            "p99_ms", "max_ms")))  # fmt: skip
     return t
 
@@ -169,8 +172,8 @@ def gate_table(rows: list[Any]) -> Table:
         t.add_column(col)
     for r in rows:
         t.add_row(
-            r.check, r.kind, "-" if r.baseline is None else f"{r.baseline:.4g}",
-            "-" if r.actual is None else f"{r.actual:.4g}", r.limit, r.change,
+            escape(r.check), r.kind, "-" if r.baseline is None else f"{r.baseline:.4g}",
+            "-" if r.actual is None else f"{r.actual:.4g}", r.limit, escape(r.change),
             "[green]pass[/]" if r.passed else "[bold red]FAIL[/]",
         )  # fmt: skip
     return t
@@ -183,6 +186,10 @@ def _load_scenario(name: str) -> Any:
         return load_scenario(find_scenario(name))
     except FileNotFoundError as e:
         fail(str(e))
+    except UnicodeDecodeError:
+        fail(f"{name} is not a scenario: not a UTF-8 text file (a scenario is YAML)")
+    except OSError as e:
+        fail(f"cannot read the scenario {name}: {e.strerror or e}")
     except ScenarioError as e:
         fail("invalid scenario:\n  " + "\n  ".join(e.problems))
 
@@ -194,8 +201,10 @@ def _cost_of(target: str) -> dict[str, Any]:
         path = path / "report.json"
     if path.suffix == ".json":
         cost = _read_json(path, "report").get("cost")
-        if not isinstance(cost, dict):
+        if cost is None:
             fail(f"{path} has no cost section")
+        if not isinstance(cost, dict):
+            fail(f"{path}: cost: expected a JSON object, got {type(cost).__name__}")
         return cost
     return _parametric(_load_scenario(target))
 
@@ -251,13 +260,29 @@ def _progress(bar: Any, task: Any, name: str, speed: float | None) -> Any:
     return update
 
 
+def _mismatch(name: str, e: Any) -> list[str]:
+    """A ScenarioMismatch's problems with the scenario file's lines, when the file can be read again."""
+    from twin.sim.scenario import find_scenario
+
+    try:
+        path = find_scenario(name)
+        return e.locate(path.read_text(), path.name)
+    except (OSError, ValueError):
+        return list(e.problems)
+
+
 def _read_json(path: Path, what: str) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_bytes())
     except FileNotFoundError:
         fail(f"no {what} at {path}")
-    except ValueError as e:
-        fail(f"{path} is not a JSON {what}: {e}")
+    except OSError as e:
+        fail(f"cannot read the {what} {path}: {e.strerror or e}")
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError too
+        fail(f"{path} is not a JSON {what}: {' '.join(str(e).split())[:200]}")
+    if not isinstance(data, dict):
+        fail(f"{path} is not a {what}: expected a JSON object, got {type(data).__name__}")
+    return data
 
 
 def register(app: typer.Typer) -> None:
@@ -268,7 +293,7 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, help="Report directory [default: TWIN_HOME/reports/NAME]."),
         duration: str | None = typer.Option(None, help="Override the scenario's duration, e.g. 2h."),
         start: str | None = typer.Option(None, help="Override the scenario's start time of day, e.g. 09:00."),
-        seed: int | None = typer.Option(None, help="Override the scenario's seed."),
+        seed: int | None = typer.Option(None, min=0, help="Override the scenario's seed (>= 0)."),
         db: Path | None = typer.Option(None, help="Warehouse file [default: TWIN_HOME/warehouse.duckdb]."),
         measured: bool = typer.Option(False, help="Advance time by each call's own measured time."),
         reuse_results: bool = typer.Option(
@@ -287,6 +312,7 @@ def register(app: typer.Typer) -> None:
         from twin.sim.calibration import Calibration
         from twin.sim.durations import parse_duration
         from twin.sim.execute import run_to_dir
+        from twin.sim.scenario import ScenarioMismatch
 
         if mode not in ("sim", "live"):
             fail(f"--mode must be sim or live, not {mode!r}")
@@ -308,14 +334,19 @@ def register(app: typer.Typer) -> None:
                 fail(f"--start: {e}")
         if seed is not None:
             updates["seed"] = seed
-        s = s.model_copy(update=updates)
+        from twin.sim.scenario import ScenarioError
+
+        try:
+            s = s.model_copy(update=updates)
+        except ScenarioError as e:
+            fail("the overrides do not fit the scenario's limits:\n  " + "\n  ".join(e.problems))
         cal = None
         if calibration is not None:
             try:
                 cal = Calibration.load(calibration)
             except (OSError, ValueError) as e:
                 fail(f"cannot read calibration {calibration}: {e}")
-        db_path = db or paths().database
+        db_path = checked_database(db or paths().database, must_exist=False)
         out_dir = out or paths().reports / s.name
         transport = None
         if mode == "live":
@@ -329,7 +360,7 @@ def register(app: typer.Typer) -> None:
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(), console=Console(stderr=True), transient=True,
         ) as bar:  # fmt: skip
-            task = bar.add_task(f"{s.name} ({mode})", total=s.duration)
+            task = bar.add_task(f"{escape(s.name)} ({mode})", total=s.duration)
             try:
                 report, result = run_to_dir(
                     s, out=out_dir, db=db_path, measured=measured, calibration=cal,
@@ -337,6 +368,8 @@ def register(app: typer.Typer) -> None:
                     progress=_progress(bar, task, s.name, speed if mode == "live" else None),
                     reuse_results=reuse_results,
                 )  # fmt: skip
+            except ScenarioMismatch as e:
+                fail("the scenario does not fit this warehouse:\n  " + "\n  ".join(_mismatch(scenario, e)))
             except FileNotFoundError as e:
                 fail(str(e))
             except ValueError as e:
@@ -355,8 +388,8 @@ def register(app: typer.Typer) -> None:
             for col in ("strategy", "RTO s", "RPO s", "availability", "events lost"):
                 t.add_column(col)
             for r in report["failover_comparison"]:
-                t.add_row(r["strategy"], f"{r['rto_s']:g}", f"{r['rpo_s']:g}", f"{r['availability']:.4%}",
-                          f"{r['events_lost']:,}")  # fmt: skip
+                t.add_row(escape(str(r["strategy"])), f"{r['rto_s']:g}", f"{r['rpo_s']:g}",
+                          f"{r['availability']:.4%}", f"{r['events_lost']:,}")  # fmt: skip
             console.print(t)
         w = result.wall
         speed_info = report.get("speed")
@@ -377,9 +410,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Exit 1 on any SLA breach or regression beyond the tolerance; 0 otherwise."""
         console = _console()
-        from twin.sim.gate import gate, load_slas, parse_tolerance
+        from twin.sim.gate import ReportError, gate, load_slas, parse_tolerance, validate_report
         from twin.sim.scenario import ScenarioError
 
+        if fmt not in ("table", "json"):
+            fail(f"--format must be table or json, not {fmt!r}")
         if report.is_dir():
             report = report / "report.json"
         current = _read_json(report, "report")
@@ -391,8 +426,18 @@ def register(app: typer.Typer) -> None:
         try:
             tol = parse_tolerance(max_regression)
             slas = load_slas(sla) if sla else None
-        except (ValueError, ScenarioError, OSError) as e:
+        except ScenarioError as e:
+            fail("invalid SLA file:\n  " + "\n  ".join(e.problems))
+        except ValueError as e:
             fail(f"{e}")
+        except OSError as e:
+            fail(f"cannot read the SLA file {sla}: {e.strerror or e}")
+        try:
+            validate_report(current, str(report))
+            if base is not None:
+                validate_report(base, str(baseline))
+        except ReportError as e:
+            fail(str(e))
         rows = gate(current, slas=slas, baseline=base, max_regression=tol)
         failed = [r for r in rows if not r.passed]
         if fmt == "json":
@@ -424,10 +469,21 @@ def register(app: typer.Typer) -> None:
             return
         if len(targets) != 1:
             fail(f"give one scenario or report.json (or `compare A B …`), not {len(targets)}")
+        path = Path(targets[0])
+        from_file = path.is_dir() or path.suffix == ".json"
         cost = _cost_of(targets[0])
         if fmt == "json":
             typer.echo(json.dumps(cost, indent=1))
             return
+        try:
+            _print_cost(console, cost)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            if not from_file:
+                raise  # the model's own output: a bug, for the CLI's error path
+            # a report.json edited or written by another version: name the first field that is off
+            fail(f"{path}: the cost section is not one twin writes ({type(e).__name__}: {e})")
+
+    def _print_cost(console: Console, cost: dict[str, Any]) -> None:
         console.print(cost_table(cost))
         if cost["sensitivity"]["by_ttl"]:
             console.print(sensitivity_table(cost))

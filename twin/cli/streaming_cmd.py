@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from twin.cli.errors import fail
+from twin.cli.inputs import database as checked_database
 
 console = Console()
 
@@ -44,8 +45,9 @@ def _warehouse(database: Path | None) -> Any:
     from twin.config import paths
     from twin.warehouse.engine import Warehouse
 
+    path = checked_database(database or paths().database, must_exist=False, option="--database")
     try:
-        return Warehouse(database or paths().database)
+        return Warehouse(path)
     except Exception as e:  # a DuckDB lock held by another process is the usual cause
         fail(f"cannot open the warehouse: {e}")
 

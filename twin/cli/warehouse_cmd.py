@@ -29,9 +29,11 @@ DB_HELP = "DuckDB file (default: <twin home>/warehouse.duckdb)."
 
 
 def _db(db: Path | None) -> Path:
+    from twin.cli.inputs import database
     from twin.config import paths
 
-    return db if db is not None else paths().database
+    # checked before `build --fresh` deletes it: a path that is not a DuckDB file is never removed
+    return database(db if db is not None else paths().database, must_exist=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -146,6 +148,11 @@ def register(app: typer.Typer) -> None:
             tree = lineage(data, relation)
         except (WarehouseError, DbtError, json.JSONDecodeError, KeyError) as exc:
             fail(f"cannot show lineage: {exc}")
+        except (ValueError, TypeError, AttributeError) as exc:
+            if manifest is None:
+                raise  # the bundled project's own manifest: a bug, for the CLI's error path
+            # not UTF-8, or JSON that is not a dbt manifest (nodes/sources mappings of objects)
+            fail(f"{manifest} is not a dbt manifest.json: {type(exc).__name__}: {exc}")
         if fmt is OutputFormat.JSON:
             typer.echo(tree.model_dump_json(indent=2))
             return

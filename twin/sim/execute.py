@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from twin.sim.calibration import Calibration
-from twin.sim.platform import PlatformPort, open_platform
+from twin.sim.platform import Caller, PlatformPort, open_platform
 from twin.sim.report import build_report, write_outputs
 from twin.sim.runner import RunOptions, RunResult, run_scenario
-from twin.sim.scenario import Scenario
+from twin.sim.scenario import Scenario, ScenarioMismatch
 from twin.sim.transport import EventTransport
 
 
@@ -42,6 +42,7 @@ def run_to_dir(
             measured=measured, calibration=calibration, realtime_speed=speed, transport=transport,
             progress=progress, reuse_results=reuse_results,
         )  # fmt: skip
+        check_callers(scenario, platform)
         strategies = scenario.failover or [None]
         result = run_scenario(scenario, platform, _with(opts, strategy=strategies[0]))
         others = []
@@ -61,6 +62,23 @@ def run_to_dir(
 
         (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     return report, result
+
+
+def check_callers(scenario: Scenario, platform: PlatformPort) -> None:
+    """Refuse a run whose personas the platform would refuse outright (a role no policy defines):
+    reported against the persona's field before anything runs, not as a failure mid-run."""
+    check = getattr(platform, "check_caller", None)
+    if check is None:
+        return
+    located: list[tuple[tuple[str | int, ...], str]] = []
+    for i, p in enumerate(scenario.personas):
+        why = check(Caller(f"{p.name}-0000", p.role, p.department, tuple(p.secondary_roles)))
+        if why:
+            named = why.split(":")[0].replace(",", " ").split()
+            field = "role" if p.role.upper() in named else "secondary_roles"
+            located.append((("personas", i, field), why))
+    if located:
+        raise ScenarioMismatch(located)
 
 
 def _with(opts: RunOptions, **changes: Any) -> RunOptions:

@@ -49,6 +49,7 @@ class OpStats:
     count: int = 0
     errors: int = 0
     denied: int = 0
+    denied_unexpected: int = 0  # denials the scenario did not declare: they count as unavailable
     stale: int = 0
     total_s: float = 0.0  # kept here: HdrHistogram's own mean walks every bucket
 
@@ -68,6 +69,7 @@ class OpStats:
             "count": self.count,
             "errors": self.errors,
             "denied": self.denied,
+            "denied_unexpected": self.denied_unexpected,
             "stale": self.stale,
             "p50_ms": q(50) / 1000 if ok else 0.0,
             "p95_ms": q(95) / 1000 if ok else 0.0,
@@ -105,19 +107,23 @@ class Recorder:
         b.hits += hit
         b.latencies.append(latency_s)
 
-    def error(self, op: str, now: float, *, denied: bool = False) -> None:
+    def error(self, op: str, now: float, *, denied: bool = False, expected: bool = False) -> None:
+        """A call that was not served: failed, or denied (`expected` when the scenario declared it)."""
         stats = self.ops[op]
         stats.count += 1
         self.all.count += 1
         if denied:
             stats.denied += 1
             self.all.denied += 1
+            if not expected:
+                stats.denied_unexpected += 1
+                self.all.denied_unexpected += 1
         else:
             stats.errors += 1
             self.all.errors += 1
         b = self.buckets[int(now // self.bucket_s)]
         b.requests += 1
-        b.errors += not denied
+        b.errors += not (denied and expected)  # the timeline shows what counts against availability
 
     @property
     def freshness(self) -> HdrHistogram:

@@ -109,6 +109,16 @@ class GovernedDuckDB:
         took = time.perf_counter() - t0
         return Outcome(rows=int(result.row_count), duration_s=took, digest=hash(repr(result.rows)))
 
+    def check_caller(self, caller: Caller) -> str | None:
+        """Why the governance layer would refuse every call of this caller (an unknown role), or None."""
+        from twin.governance.errors import GovernanceError
+
+        try:
+            self._session(caller)
+        except GovernanceError as e:
+            return str(e)
+        return None
+
     def _is_lean(self, sql: str) -> bool:
         lean = self._lean.get(sql)
         if lean is None:

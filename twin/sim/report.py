@@ -29,7 +29,10 @@ def build_report(result: RunResult) -> dict[str, Any]:
     overall = rec.all.summary()
     ops = {name: rec.ops[name].summary() for name in sorted(rec.ops)}
     total = overall["count"]
-    availability = (total - overall["errors"]) / total if total else 1.0
+    # A denial the scenario did not expect is a call the user could not make: an empty answer
+    # must not read as 100% available (every query of an operation denied used to pass the gate).
+    unserved = overall["errors"] + overall["denied_unexpected"]
+    availability = (total - unserved) / total if total else 1.0
     fresh = hist_summary_s(rec.freshness)
     stale = hist_summary_s(rec.staleness)
     advisors = sum(p.count for p in s.personas)

@@ -27,7 +27,7 @@ from twin.sim.calibration import Calibration, machine_label
 from twin.sim.faults import FaultState, windows
 from twin.sim.metrics import Recorder
 from twin.sim.platform import Caller, Denied, Failed, PlatformPort
-from twin.sim.scenario import FailoverStrategy, KeySpec, Scenario
+from twin.sim.scenario import FailoverStrategy, KeySpec, Scenario, ScenarioMismatch
 from twin.sim.transport import CountingTransport, EventTransport
 
 REFRESH_OP = "gold_refresh"
@@ -127,7 +127,14 @@ def sample_keys(scenario: Scenario, platform: PlatformPort) -> dict[str, KeyPick
     out = {}
     for name, op in sorted(scenario.operations.items()):
         if op.key is not None:
-            keys = platform.sample_keys(op.key.table, op.key.column, op.key.limit)
+            try:
+                keys = platform.sample_keys(op.key.table, op.key.column, op.key.limit)
+            except Exception as e:  # any adapter's "no such table/column": the scenario names a key source
+                why = (str(e).splitlines() or [type(e).__name__])[0]
+                source = f"{op.key.table}.{op.key.column}"
+                raise ScenarioMismatch(
+                    [(("operations", name, "key"), f"cannot sample keys from {source}: {why}")]
+                ) from e
             out[name] = KeyPicker(keys, op.key, rng)
     return out
 
@@ -279,6 +286,7 @@ class _Sim:
         wmax = max(w)
         lam_max = p.requests_per_day * wmax / 3600.0
         ops = list(p.mix)
+        expected = {o: s.denial_expected(p, o) for o in ops}
         cum = list(itertools.accumulate(p.mix[o] for o in ops))
         next_t = env.now
         while True:
@@ -292,10 +300,12 @@ class _Sim:
             if next_t > env.now:
                 yield env.timeout(next_t - env.now)
             op = ops[min(bisect.bisect_right(cum, rng.random() * cum[-1]), len(ops) - 1)]
-            yield from self.request(caller, scope, op)
+            yield from self.request(caller, scope, op, expect_denied=expected[op])
             next_t = max(next_t, env.now + p.think_time)
 
-    def request(self, caller: Caller, scope: Any, op_name: str) -> Generator[simpy.Event, Any, None]:
+    def request(
+        self, caller: Caller, scope: Any, op_name: str, *, expect_denied: bool = False
+    ) -> Generator[simpy.Event, Any, None]:
         env, rng, rec = self.env, self.rng, self.rec
         t0 = env.now
         op = self.s.operations[op_name]
@@ -366,7 +376,7 @@ class _Sim:
                 self.platform_cpu_s += time.process_time() - c0
                 if failure is not None:
                     yield env.timeout(net_s)
-                    rec.error(op_name, env.now, denied=isinstance(failure, Denied))
+                    rec.error(op_name, env.now, denied=isinstance(failure, Denied), expected=expect_denied)
                     return
                 service = outcome.duration_s if self.opts.measured else self.service[op_name](rng)
                 rec.misses_at.append((env.now, service))

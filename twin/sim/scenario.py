@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -104,6 +105,9 @@ class Operation(_Strict):
     sql: str
     key: KeySpec | None = None
     depends_on: list[Literal["crm"]] = []
+    # Denials count against availability unless the scenario says they are the point (a probe that
+    # checks a policy still refuses); then they are reported as denied but not as unavailable.
+    expect_denied: bool = False
 
     @field_validator("sql")
     @classmethod
@@ -122,12 +126,26 @@ class Operation(_Strict):
         return self
 
 
+def _role_name(v: str) -> str:
+    """The governance layer's role-name syntax, ^[A-Za-z_][A-Za-z0-9_$]*$ (Snowflake identifiers).
+    Whether the role exists is a property of the warehouse's policies, checked when a run opens it."""
+    starts = v[:1].isalpha() or v[:1] == "_"
+    if not (v.isascii() and starts and all(c.isalnum() or c in "_$" for c in v)):
+        raise ValueError(f"not a role name: {v!r} (letters, digits, _ and $; not starting with a digit)")
+    return v
+
+
+RoleName = Annotated[str, AfterValidator(_role_name)]
+
+
 class Persona(_Strict):
     name: str
     count: int = Field(gt=0)
-    role: str
+    role: RoleName
     department: str | None = None
-    secondary_roles: list[str] = []
+    secondary_roles: list[RoleName] = []
+    # True: every denial this persona meets is expected; a list: only those operations' denials.
+    expect_denied: bool | list[str] = False
     requests_per_day: float = Field(gt=0)
     think_time: Seconds = 10.0
     profile: str | list[float] = "business_day"
@@ -162,6 +180,10 @@ class Persona(_Strict):
         w = PROFILES[self.profile] if isinstance(self.profile, str) else self.profile
         total = sum(w)
         return [x / total for x in w]
+
+    def denial_expected(self, op: str) -> bool:
+        listed = isinstance(self.expect_denied, list) and op in self.expect_denied
+        return self.expect_denied is True or listed
 
 
 class EventSource(_Strict):
@@ -198,6 +220,8 @@ SlaMetric = Literal[
 
 
 class Sla(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # a NaN bound never fails
+
     name: str
     metric: SlaMetric
     operation: str | None = None
@@ -259,7 +283,7 @@ class Sweep(_Strict):
 class Scenario(_Strict):
     name: str
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0)  # numpy's generators take no negative seed
     start: ClockTime = 0.0
     duration: Seconds
     platform: PlatformConfig = PlatformConfig()
@@ -326,10 +350,20 @@ class Scenario(_Strict):
             for op in p.mix:
                 if op not in self.operations:
                     raise _RefError(("personas", i, "mix", op), f"unknown operation {op!r}")
+            if isinstance(p.expect_denied, list):
+                for j, op in enumerate(p.expect_denied):
+                    if op not in p.mix:
+                        raise _RefError(
+                            ("personas", i, "expect_denied", j), f"{op!r} is not in this persona's mix"
+                        )
         for i, s in enumerate(self.slas):
             if s.operation is not None and s.operation not in self.operations:
                 raise _RefError(("slas", i, "operation"), f"unknown operation {s.operation!r}")
         return self
+
+    def denial_expected(self, persona: Persona, op: str) -> bool:
+        """Whether a denial of `op` for `persona` is by design (not counted against availability)."""
+        return self.operations[op].expect_denied or persona.denial_expected(op)
 
     def with_duration(self, seconds: float) -> Scenario:
         return self.model_copy(update={"duration": seconds})
@@ -357,6 +391,23 @@ class ScenarioError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class ScenarioMismatch(ScenarioError):
+    """A valid scenario that does not fit the warehouse it runs on (a role no policy defines, a key
+    table that is not there); `located` keeps each problem's field so a caller holding the file can
+    add its line (`locate`)."""
+
+    def __init__(self, located: list[tuple[tuple[str | int, ...], str]]) -> None:
+        super().__init__([f"{_dotted(loc)}: {msg}" for loc, msg in located])
+        self.located = located
+
+    def locate(self, text: str, source: str) -> list[str]:
+        try:
+            _, lines = load_with_lines(text)
+        except YamlSyntaxError:
+            lines = {}
+        return [f"{source}:{line_of(lines, loc)}: {_dotted(loc)}: {msg}" for loc, msg in self.located]
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:

@@ -53,15 +53,43 @@ def _if_counted(section: dict[str, Any], field: str) -> float | None:
     return float(section[field]) if section["count"] else None
 
 
+LATENCY_METRICS = ("p50_ms", "p95_ms", "p99_ms", "max_ms")
+
+
+def unserved(report: dict[str, Any], metric: str, operation: str | None) -> str:
+    """Why a latency SLA has no samples although calls were made ("" when it is not that case).
+
+    An operation whose every call failed, or was denied without the scenario expecting it, has no
+    latency to measure; its latency SLA fails rather than pass for want of samples.
+    """
+    if metric not in LATENCY_METRICS:
+        return ""
+    stats = report["operations"].get(operation) if operation else report["overall"]
+    if not stats or not stats["count"] or stats["count"] - stats["errors"] - stats["denied"] > 0:
+        return ""
+    refused = stats["errors"] + stats.get("denied_unexpected", 0)
+    if not refused:
+        return ""
+    return (
+        f"none of {stats['count']} calls was served ({stats['errors']} errors, "
+        f"{stats.get('denied_unexpected', 0)} unexpected denials)"
+    )
+
+
 def evaluate(report: dict[str, Any], slas: list[Sla]) -> list[SlaResult]:
     out = []
     for sla in slas:
         actual = metric_value(report, sla.metric, sla.operation)
+        # .15g: the bound is written into report.json and `twin gate` reads it back; :g's six
+        # significant digits would move a bound like 1234567
         if sla.max is not None:
-            bound, passed = f"<= {sla.max:g}", actual is None or actual <= sla.max
+            bound, passed = f"<= {sla.max:.15g}", actual is None or actual <= sla.max
         else:
             assert sla.min is not None
-            bound, passed = f">= {sla.min:g}", actual is None or actual >= sla.min
+            bound, passed = f">= {sla.min:.15g}", actual is None or actual >= sla.min
+        note = "no samples in this run" if actual is None else ""
+        if actual is None and (why := unserved(report, sla.metric, sla.operation)):
+            passed, note = False, why
         out.append(
             SlaResult(
                 name=sla.name,
@@ -70,7 +98,7 @@ def evaluate(report: dict[str, Any], slas: list[Sla]) -> list[SlaResult]:
                 bound=bound,
                 actual=None if actual is None else round(actual, 6),
                 passed=passed,
-                note="no samples in this run" if actual is None else "",
+                note=note,
             )
         )
     return out

@@ -77,7 +77,12 @@ def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader(" ").construct_object(key_node)
+            key = _construct(key_node)
+            if isinstance(key, (list, dict, set)):  # `? [1]` keys: Python cannot use them as a dict key
+                line = key_node.start_mark.line + 1
+                raise YamlSyntaxError(
+                    f"line {line}: a mapping key must be a scalar, not a {type(key).__name__}"
+                )
             lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _build(value_node, (*path, key), lines)
             # the key's own line is the one a reader looks for
@@ -85,7 +90,17 @@ def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), lines) for i, item in enumerate(node.value)]
-    return yaml.SafeLoader(" ").construct_object(node)
+    return _construct(node)
+
+
+def _construct(node: yaml.Node) -> Any:
+    """A scalar's value; a tag SafeLoader does not construct (`!!python/object`) is a syntax error."""
+    try:
+        return yaml.SafeLoader(" ").construct_object(node)
+    except yaml.YAMLError as e:
+        raise YamlSyntaxError(
+            f"line {node.start_mark.line + 1}: {getattr(e, 'problem', None) or e}"
+        ) from None
 
 
 def line_of(lines: dict[Path_, int], loc: Path_) -> int | None:
