@@ -266,6 +266,8 @@ def register(app: typer.Typer) -> None:
         p = paths()
         path = log or p.audit_log
         default_log = log is None
+        if not path.name or path.is_dir():
+            fail(f"--log must name an audit log file, not {str(path)!r}")
         ap = AuditPaths.for_log(
             path,
             key_dir=keys or (p.audit_keys if default_log else None),
