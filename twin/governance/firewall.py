@@ -17,7 +17,7 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.scope import traverse_scope
 from sqlglot.tokens import Token, TokenType
 
@@ -213,9 +213,8 @@ def scan(tree: exp.Expression, extra_functions: frozenset[str] = frozenset()) ->
                 raise QueryDenied(f"type {bad} is not allowed in a cast")
         elif kind == _DOT and isinstance(node.expression, exp.Func):
             # `x.f()` is a method call or a schema-qualified function: either way write `f(x)`.
-            raise QueryDenied(
-                f"method-call syntax .{func_name(node.expression)}() is not allowed: write f(x)"
-            )
+            called = func_name(node.expression)
+            raise QueryDenied(f"method-call syntax .{called}() is not allowed: write {called}(x)")
     return Scan(tables=found, identity=identity, has_cte=has_cte)
 
 
@@ -295,7 +294,11 @@ def _check(sql: str, catalog: Catalog) -> Checked:
     for node in found.identity:
         node.replace(rewrite_context(node))
     # The tree was parsed for this call alone: generating from it in place spares a deep copy of it.
-    sql_out = _DUCKDB.generate(tree, copy=False)
+    try:
+        sql_out = _DUCKDB.generate(tree, copy=False)
+    except SqlglotError as e:
+        # sqlglot rewrites some functions into other SQL and can fail on odd arguments: a denial.
+        raise QueryDenied(f"cannot rewrite the query: {str(e).splitlines()[0]}") from None
     return Checked(sql=sql_out, tables=sorted(set(tables)), query_history=history)
 
 

@@ -28,13 +28,13 @@ from sqlglot.errors import ParseError, TokenError
 _SCALAR = """
 abs acos asin atan atan2 cbrt ceil ceiling cos cot degrees even exp factorial floor gcd greatest
 greatest_common_divisor isfinite isinf isnan lcm least least_common_multiple ln log log10 log2 mod pi
-pow power radians round round_even sign signbit sin sqrt tan trunc div
+pow power radians round round_even sign signbit sin sqrt tan trunc
 ascii bit_length char_length character_length chr concat concat_ws contains ends_with format ilike_escape
 instr lcase left len length levenshtein like_escape lower lpad ltrim md5 not_ilike_escape not_like_escape
 octet_length position prefix printf regexp_extract regexp_extract_all regexp_full_match regexp_matches
 regexp_replace regexp_split_to_array repeat replace reverse right rpad rtrim sha1 sha256 split split_part
 starts_with str_split string_split string_to_array strip_accents strlen strpos substr substring suffix
-translate trim ucase upper unicode initcap jaro_similarity jaro_winkler_similarity hamming
+translate trim ucase upper unicode jaro_similarity jaro_winkler_similarity hamming
 damerau_levenshtein to_base64 from_base64 base64 hex unhex
 age current_date current_timestamp date_add date_diff date_part date_sub date_trunc datediff datepart
 datesub datetrunc day dayname dayofmonth dayofweek dayofyear epoch epoch_ms extract hour isodow isoyear
@@ -42,11 +42,12 @@ last_day make_date make_time make_timestamp microsecond millisecond minute month
 second strftime strptime time_bucket to_days to_hours to_microseconds to_milliseconds to_minutes
 to_months to_seconds to_timestamp to_weeks to_years today try_strptime week weekday weekofyear year
 yearweek
-coalesce ifnull nullif if iff nvl nvl2 zeroifnull
+coalesce ifnull nullif if nvl nvl2
 array_contains array_distinct array_extract array_has array_length array_position array_slice array_sort
 array_to_string array_value cardinality element_at flatten list_aggregate list_append list_concat
 list_contains list_distinct list_element list_extract list_filter list_has list_has_all list_has_any
-list_position list_prepend list_reverse_sort list_slice list_sort list_transform list_reduce list_value
+list_position list_prepend list_reverse_sort array_reverse_sort list_slice list_sort list_transform
+list_reduce list_value xor
 list_sum list_min list_max list_avg list_count list_unique
 struct_extract struct_pack map map_extract map_keys map_values
 json_extract json_extract_path json_extract_path_text json_extract_string json_array_length json_keys
