@@ -44,7 +44,7 @@ to_months to_seconds to_timestamp to_weeks to_years today try_strptime week week
 yearweek
 coalesce ifnull nullif if nvl nvl2
 array_contains array_distinct array_extract array_has array_length array_position array_slice array_sort
-array_to_string array_value cardinality element_at flatten list_aggregate list_append list_concat
+array_to_string array_value cardinality element_at flatten list_append list_concat
 list_contains list_distinct list_element list_extract list_filter list_has list_has_all list_has_any
 list_position list_prepend list_reverse_sort array_reverse_sort list_slice list_sort list_transform
 list_reduce list_value xor
@@ -71,13 +71,16 @@ _CONTEXT = "current_role current_user invoker_role is_role_in_session"
 
 ALLOWED: frozenset[str] = frozenset((_SCALAR + _AGGREGATE + _WINDOW + _CONTEXT).split())
 
-# Syntax that sqlglot models as a function but a user writes without a function name: CAST(x AS t),
-# CASE, EXTRACT(part FROM d), list and struct literals, `a || b`. Casts are allowed to safe types only.
+# Syntax that sqlglot models as a function but a user writes without a function name: AND, OR, EXISTS,
+# CAST(x AS t), CASE, EXTRACT(part FROM d), list, struct and map literals, `a || b`, `@>`, COLLATE.
+# Casts are allowed to safe types only (SAFE_TYPES).
 _SYNTAX: frozenset[type] = frozenset(
     getattr(exp, n)
-    for n in ("Cast", "TryCast", "Case", "Extract", "Array", "Struct", "DPipe", "Coalesce", "If", "Count")
+    for n in ("And", "Or", "Xor", "Exists", "Cast", "TryCast", "Case", "Extract", "Array", "Struct", "ToMap",
+              "DPipe", "Coalesce", "If", "Count", "ArrayContainsAll", "ArrayContainedBy", "Collate",
+              "CurrentTime")
     if hasattr(exp, n)
-)
+)  # fmt: skip
 
 # Classes never trusted, whatever name parses to them: they reach rows, files or the catalog
 # (COLUMNS(*) and unnest/generate_series change the query's shape or size, not a value of a row).
