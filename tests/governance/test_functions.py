@@ -131,6 +131,8 @@ ORDINARY = [
     "SELECT quantile_cont(total_balance, 0.5), median(total_balance), string_agg(department, ',') FROM gold.customer_360",
     "SELECT current_role(), current_user(), is_role_in_session('PUBLIC')",
     "SELECT * EXCLUDE (ssn) FROM gold.customer_360",
+    "SELECT count(*) FROM gold.customer_360 c WHERE (c.department = 'Retail' OR c.risk_score > 0.5) AND NOT c.name LIKE 'x%' AND EXISTS (SELECT 1 FROM gold.accounts a WHERE a.customer_id = c.customer_id)",
+    "SELECT name COLLATE nocase, [1, 2] @> [1], current_time FROM gold.customer_360 ORDER BY 1",
 ]
 
 

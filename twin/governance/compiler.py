@@ -343,6 +343,24 @@ def _secure_view(
     )
 
 
+def unknown_references(stmts: Iterable[Statement], columns: dict[str, dict[str, str]]) -> list[str]:
+    """Tables and columns the statements attach policies or tags to that the warehouse does not have.
+
+    Applying such a file protects nothing (a typo in a column name would leave it unmasked): callers
+    that apply a user's file refuse it. Stored state compiled later only warns, as tables come and go.
+    """
+    out: list[str] = []
+    for s in stmts:
+        if isinstance(s, SetMaskingPolicy | SetTag | AddRowAccessPolicy):
+            cols = columns.get(s.table)
+            if cols is None:
+                out.append(f"table {s.table} does not exist")
+                continue
+            named = s.columns if isinstance(s, AddRowAccessPolicy) else [s.column, *getattr(s, "using", [])]
+            out.extend(f"column {s.table}.{c} does not exist" for c in dict.fromkeys(named) if c not in cols)
+    return out
+
+
 def check_policy_body(policy: MaskingPolicy | RowAccessPolicy, mapping: dict[str, set[str]]) -> None:
     """A policy body follows the user-SQL rules, reads only declared mapping tables and known columns.
 

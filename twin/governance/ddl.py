@@ -373,9 +373,16 @@ def parse_statement(src: _Src) -> Statement:
     )
 
 
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
 def _require_mapping_schema(table: str, where: str) -> None:
-    if table.split(".")[0] != MAPPING_SCHEMA:
-        raise PolicyParseError(f"{where}: policy files may only create mapping tables in {MAPPING_SCHEMA}.*")
+    schema, _, name = table.partition(".")
+    if schema != MAPPING_SCHEMA or not _PLAIN.match(name):
+        raise PolicyParseError(
+            f"{where}: policy files may only create mapping tables {MAPPING_SCHEMA}.<name>, "
+            "the name of letters, digits and underscores"
+        )
 
 
 def _insert(text: str, where: str) -> InsertRows:
@@ -410,10 +417,30 @@ def parse_policies(text: str) -> PolicyFile:
     return PolicyFile(statements=[parse_statement(s) for s in split_statements(text)])
 
 
-def parse_file(path: str | Path) -> PolicyFile:
+def read_policy_text(path: str | Path) -> str:
+    """A policy file's text: UTF-8 SQL, or an error that says what the file is instead."""
     p = Path(path)
     try:
-        return parse_policies(p.read_text())
+        data = p.read_bytes()
+    except OSError as e:
+        raise PolicyParseError(f"{p.name}: cannot read the policy file ({e.strerror or e})") from None
+    if b"\x00" in data[:8192]:
+        raise PolicyParseError(f"{p.name}: a binary file, not a policy file (expected UTF-8 SQL text)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise PolicyParseError(
+            f"{p.name}: line {line}: not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start}); "
+            "save the policy file as UTF-8"
+        ) from None
+
+
+def parse_file(path: str | Path) -> PolicyFile:
+    p = Path(path)
+    text = read_policy_text(p)
+    try:
+        return parse_policies(text)
     except PolicyParseError as e:
         raise PolicyParseError(f"{p.name}: {e}") from None
 
