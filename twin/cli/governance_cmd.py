@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.write(file_to_snowflake(pf))
                 return
             columns = _columns(db)
-            if columns and (unknown := unknown_references(pf.statements, columns)):
+            if columns and (unknown := unknown_references(pf.statements, columns, tables=False)):
                 fail("the policies name what the warehouse does not have: " + "; ".join(unknown))
             compiled = compile_duckdb(pf.statements, columns)
         except (GovernanceError, OSError) as e:

@@ -343,18 +343,23 @@ def _secure_view(
     )
 
 
-def unknown_references(stmts: Iterable[Statement], columns: dict[str, dict[str, str]]) -> list[str]:
+def unknown_references(
+    stmts: Iterable[Statement], columns: dict[str, dict[str, str]], *, tables: bool = True
+) -> list[str]:
     """Tables and columns the statements attach policies or tags to that the warehouse does not have.
 
     Applying such a file protects nothing (a typo in a column name would leave it unmasked): callers
-    that apply a user's file refuse it. Stored state compiled later only warns, as tables come and go.
+    that apply a user's file refuse it. Stored state compiled later only warns, as tables come and go;
+    with `tables=False` a missing table is not reported (compiling the shipped policies before every
+    gold table is built), only a missing column of a table that exists.
     """
     out: list[str] = []
     for s in stmts:
         if isinstance(s, SetMaskingPolicy | SetTag | AddRowAccessPolicy):
             cols = columns.get(s.table)
             if cols is None:
-                out.append(f"table {s.table} does not exist")
+                if tables:
+                    out.append(f"table {s.table} does not exist")
                 continue
             named = s.columns if isinstance(s, AddRowAccessPolicy) else [s.column, *getattr(s, "using", [])]
             out.extend(f"column {s.table}.{c} does not exist" for c in dict.fromkeys(named) if c not in cols)
