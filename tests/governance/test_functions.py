@@ -12,7 +12,7 @@ import pytest
 
 from twin.governance.audit import AuditLog
 from twin.governance.errors import QueryDenied
-from twin.governance.firewall import MAX_NESTING, check
+from twin.governance.firewall import MAX_NESTING, MAX_TREE_DEPTH, check
 from twin.governance.functions import ALLOWED
 from twin.governance.session import Claims, SecureSession, open_session
 from twin.warehouse.engine import Warehouse
@@ -212,13 +212,29 @@ def test_allowlist_names_only_functions_that_exist() -> None:
         lambda n: "SELECT 1" + "::INT" * n,
         lambda n: "SELECT " + "abs(" * n + "1" + ")" * n,
         lambda n: "SELECT * FROM " + "(SELECT * FROM " * n + "gold.fund_nav" + ") t" * n,
+        lambda n: "SELECT x" + "[1]" * n + " FROM gold.customer_360",
+        lambda n: "SELECT " + ".".join(["a"] * n) + " FROM gold.customer_360",
+        lambda n: "SELECT 1" + " BETWEEN 1 AND 2" * n,
     ],
-    ids=["parens", "where", "brackets", "not", "minus", "case", "casts", "calls", "subqueries"],
+    ids=[
+        "parens",
+        "where",
+        "brackets",
+        "not",
+        "minus",
+        "case",
+        "casts",
+        "calls",
+        "subqueries",
+        "subscripts",
+        "dots",
+        "between",
+    ],
 )
 def test_deep_nesting_is_denied_not_a_traceback(
     session: Make, depth: int, shape: Callable[[int], str]
 ) -> None:
-    with pytest.raises(QueryDenied, match=rf"nested too deeply \(limit {MAX_NESTING}"):
+    with pytest.raises(QueryDenied, match=rf"nested too deeply \(limit ({MAX_NESTING}|{MAX_TREE_DEPTH}) "):
         session("RETAIL_TELLER").query(shape(depth))
 
 

@@ -76,10 +76,12 @@ MAX_TREE_DEPTH = 256  # the parsed tree, walked iteratively before anything recu
 _OPEN = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE}
 _CLOSE = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE, TokenType.END}
 _PREFIX = {TokenType.NOT, TokenType.DASH, TokenType.PLUS, TokenType.TILDE}
+# Chain tokens and the distance from one link to the next (0: `[` right after `]`).
+_CHAINS = {TokenType.DCOLON: 2, TokenType.DOT: 2, TokenType.BETWEEN: 4, TokenType.L_BRACKET: 0}
 
 
-def _too_deep() -> QueryDenied:
-    return QueryDenied(f"query nested too deeply (limit {MAX_NESTING} levels): simplify it")
+def _too_deep(limit: int = MAX_NESTING, what: str = "levels") -> QueryDenied:
+    return QueryDenied(f"query nested too deeply (limit {limit} {what}): simplify it")
 
 
 def check_size(sql: str) -> None:
@@ -90,11 +92,15 @@ def check_size(sql: str) -> None:
 def check_nesting(tokens: list[Token]) -> None:
     """Refuse token streams nested deeper than MAX_NESTING, in one iterative pass.
 
-    Brackets and CASE … END nest; so do runs of prefix operators (`NOT NOT …`, `- - …`) and cast
-    chains (`x::int::text::…`, a `::` two tokens after the previous one), which recurse without one.
+    Brackets and CASE … END nest. So do chains that the parser reads flat but the tree nests: prefix
+    operators (`NOT NOT …`, `- - …`), casts (`x::int::text…`), dotted names (`a.b.c…`), subscripts
+    (`x[1][1]…`, which also cost sqlglot's parser quadratic time: 5,000 of them took minutes) and
+    BETWEEN chains. A chain is the same token again at its pattern's distance from the last one.
     """
-    depth = prefix = casts = 0
-    last_cast = -3
+    depth = prefix = 0
+    chain: dict[TokenType, int] = {}
+    last: dict[TokenType, int] = {}
+    previous: TokenType | None = None
     for i, tok in enumerate(tokens):
         tt = tok.token_type
         if tt in _OPEN:
@@ -102,19 +108,26 @@ def check_nesting(tokens: list[Token]) -> None:
         elif tt in _CLOSE:
             depth -= 1
         prefix = prefix + 1 if tt in _PREFIX else 0
-        if tt is TokenType.DCOLON:
-            casts = casts + 1 if i - last_cast == 2 else 1
-            last_cast = i
-        if depth > MAX_NESTING or prefix > MAX_NESTING or casts > MAX_NESTING:
+        gap = _CHAINS.get(tt)
+        if gap is not None:
+            linked = previous is TokenType.R_BRACKET if gap == 0 else i - last.get(tt, -9) == gap
+            chain[tt] = chain.get(tt, 0) + 1 if linked else 1
+            last[tt] = i
+            if chain[tt] > MAX_NESTING:
+                raise _too_deep()
+        if depth > MAX_NESTING or prefix > MAX_NESTING:
             raise _too_deep()
+        previous = tt
 
 
 def check_tree_depth(tree: exp.Expression) -> None:
+    """Refuse trees deeper than MAX_TREE_DEPTH: postfix chains (`x[1][1]…`, `a.b.c…`) parse flat
+    but nest in the tree, and the generator recurses over it."""
     stack = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_TREE_DEPTH:
-            raise _too_deep()
+            raise _too_deep(MAX_TREE_DEPTH, "levels of the parsed query")
         stack.extend((child, depth + 1) for child in node.iter_expressions())
 
 
@@ -215,7 +228,8 @@ def scan(tree: exp.Expression, extra_functions: frozenset[str] = frozenset()) ->
             # `x.f()` is a method call or a schema-qualified function: either way write `f(x)`.
             called = func_name(node.expression)
             raise QueryDenied(f"method-call syntax .{called}() is not allowed: write {called}(x)")
-    return Scan(tables=found, identity=identity, has_cte=has_cte)
+    # Built from values this function produced itself: validation would only re-check their types.
+    return Scan.model_construct(tables=found, identity=identity, has_cte=has_cte)
 
 
 def _parse(sql: str) -> list[exp.Expr | None]:
