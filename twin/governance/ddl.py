@@ -282,7 +282,7 @@ def body_tree(body: str, where: str) -> exp.Expression:
         if len(trees) != 1 or trees[0] is None:
             raise PolicyParseError(f"{where}: the policy body must be one expression")
         tree = trees[0]
-        check_tree_depth(tree)
+        check_tree_depth(tree, len(tokens))
         found = scan(tree, POLICY_FUNCTIONS)
     except (ParseError, TokenError) as e:
         raise PolicyParseError(f"{where}: cannot parse the policy body: {str(e).splitlines()[0]}") from None
