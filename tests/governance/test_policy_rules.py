@@ -130,6 +130,16 @@ def test_mapping_table_names_are_plain_names() -> None:
         parse_policies('CREATE TABLE governance."m (x INT); DROP TABLE gold.accounts; --" (a VARCHAR);')
 
 
+@pytest.mark.parametrize(
+    "name", ["policy_state", "session_context", "query_history", "gold__customer_360", "twin_sq_x"]
+)
+def test_mapping_tables_cannot_replace_the_twins_own_objects(name: str) -> None:
+    with pytest.raises(PolicyParseError, match="keeps for its own"):
+        parse_policies(f"CREATE OR REPLACE TABLE governance.{name} (name VARCHAR, sql VARCHAR);")
+    with pytest.raises(PolicyParseError, match="keeps for its own"):
+        parse_policies(f"INSERT INTO governance.{name} VALUES ('twin_role', 'SELECT 1');")
+
+
 # ---- the CLI: clear errors, exit 2, no traceback -----------------------------------------------
 
 

@@ -373,7 +373,10 @@ def parse_statement(src: _Src) -> Statement:
     )
 
 
-_PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")
+# A mapping table's name: plain, and clear of the names the twin's own objects in the schema use
+# (its policy state, the session context run when a session opens, `schema__table` secure views).
+_PLAIN = re.compile(r"^[a-z][a-z0-9_]*$")
+_RESERVED = frozenset({"policy_state", "session_context", "query_history"})
 
 
 def _require_mapping_schema(table: str, where: str) -> None:
@@ -382,6 +385,11 @@ def _require_mapping_schema(table: str, where: str) -> None:
         raise PolicyParseError(
             f"{where}: policy files may only create mapping tables {MAPPING_SCHEMA}.<name>, "
             "the name of letters, digits and underscores"
+        )
+    if name in _RESERVED or "__" in name or name.startswith("twin"):
+        raise PolicyParseError(
+            f"{where}: {table} is a name the twin keeps for its own governance objects; "
+            "choose another name for the mapping table (no double underscore, not twin…)"
         )
 
 
