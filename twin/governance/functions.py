@@ -17,11 +17,12 @@ derived from the allowed names (a class is trusted only if an allowed name parse
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ParseError, SqlglotError, TokenError
 
 # Pure functions of their arguments, by DuckDB name (lower case). Nothing here reads a table, a file,
 # a setting, the catalog, table statistics or a sequence, sleeps, logs, or changes state.
@@ -133,9 +134,19 @@ def allowed_classes() -> frozenset[type]:
     return frozenset(out - _NEVER)
 
 
+_CALLED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+
+
 def func_name(node: exp.Func) -> str:
-    """The name to show in a denial: as written for an untyped call, sqlglot's name for a typed one."""
-    return str(node.name) if isinstance(node, exp.Anonymous) else node.sql_name().lower()
+    """The name to show in a denial: as written for an untyped call; for a typed one, the DuckDB
+    function it would run (`unnest`, not sqlglot's `explode`), else sqlglot's name for it."""
+    if isinstance(node, exp.Anonymous):
+        return str(node.name)
+    try:
+        m = _CALLED.match(node.sql(dialect="duckdb"))
+    except (SqlglotError, ValueError, RecursionError):
+        m = None
+    return m.group(1).lower() if m else node.sql_name().lower()
 
 
 def denied_function(node: exp.Func) -> str | None:
