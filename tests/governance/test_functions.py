@@ -108,6 +108,11 @@ SHAPES = [
     "SELECT ssn::int::my_type FROM gold.customer_360",
     "SELECT main.upper(ssn) FROM gold.customer_360",
     "SELECT ssn.upper() FROM gold.customer_360",
+    "SELECT * REPLACE (stats(ssn) AS ssn) FROM gold.customer_360",
+    "SELECT * FROM gold.customer_360 c, LATERAL (SELECT stats(c.ssn) AS s) l",
+    "SELECT department FROM gold.customer_360 GROUP BY department HAVING max(stats(ssn)) IS NOT NULL",
+    "SELECT customer_id FROM gold.customer_360 QUALIFY stats(ssn) IS NOT NULL",
+    'SELECT "pg_catalog"."pg_get_viewdef"(\'x\')',
 ]
 
 
