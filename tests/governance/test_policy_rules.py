@@ -125,6 +125,18 @@ def test_mapping_types_are_generated_not_pasted(fresh: Warehouse) -> None:
     assert [t for (t,) in types] == ["DECIMAL(10,2)", "VARCHAR", "BIGINT"]
 
 
+def test_snowflake_spellings_of_allowed_types_are_accepted() -> None:
+    (t,) = parse_policies(
+        "CREATE TABLE governance.m (a VARCHAR(16777216), b NUMBER(38, 0), c TIMESTAMP_NTZ(9));"
+    ).statements
+    assert [c.type for c in t.columns] == ["VARCHAR(16777216)", "NUMBER(38,0)", "TIMESTAMP_NTZ(9)"]
+
+
+def test_deeply_nested_insert_values_are_refused_cleanly() -> None:
+    with pytest.raises(PolicyParseError, match="nested too deeply"):
+        parse_policies("INSERT INTO governance.m VALUES (" + "(" * 5000 + "1" + ")" * 5000 + ");")
+
+
 def test_mapping_table_names_are_plain_names() -> None:
     with pytest.raises(PolicyParseError, match="letters, digits and underscores"):
         parse_policies('CREATE TABLE governance."m (x INT); DROP TABLE gold.accounts; --" (a VARCHAR);')

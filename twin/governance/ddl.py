@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
@@ -206,7 +205,7 @@ _TYPES: dict[str, str] = {
     "TIMESTAMP_NTZ": "TIMESTAMP", "DATETIME": "TIMESTAMP", "TIMESTAMP_TZ": "TIMESTAMPTZ",
     "TIMESTAMP_LTZ": "TIMESTAMPTZ",
 }  # fmt: skip
-_TYPE = re.compile(r"^(?P<base>[A-Z_]+)(?:\((?P<p>[0-9]{1,2})(?:,(?P<s>[0-9]{1,2}))?\))?$")
+_TYPE = re.compile(r"^(?P<base>[A-Z_]+)(?:\((?P<p>[0-9]{1,9})(?:,(?P<s>[0-9]{1,2}))?\))?$")
 
 
 def check_type(raw: str, where: str) -> str:
@@ -395,9 +394,14 @@ def _require_mapping_schema(table: str, where: str) -> None:
 
 def _insert(text: str, where: str) -> InsertRows:
     try:
-        tree = sqlglot.parse_one(text, read="snowflake")
-    except ParseError as e:
-        raise PolicyParseError(f"{where}: cannot parse INSERT: {e}") from None
+        tokens = _SNOWFLAKE.tokenize(text)
+        # Rows of a mapping table: many rows, but nothing nested; bounded like a query.
+        check_nesting(tokens)
+        tree = _SNOWFLAKE.parser().parse(tokens, text)[0]
+    except (ParseError, TokenError) as e:
+        raise PolicyParseError(f"{where}: cannot parse INSERT: {str(e).splitlines()[0]}") from None
+    except QueryDenied as e:
+        raise PolicyParseError(f"{where}: {e.reason}") from None
     if not isinstance(tree, exp.Insert) or not isinstance(tree.expression, exp.Values):
         raise PolicyParseError(f"{where}: only INSERT INTO {MAPPING_SCHEMA}.t VALUES (…) is supported")
     target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
