@@ -152,7 +152,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Print the policies compiled for DuckDB (secure views) or as Snowflake DDL."""
-        from twin.governance.compiler import compile_duckdb
+        from twin.governance.compiler import compile_duckdb, unknown_references
         from twin.governance.ddl import file_to_snowflake, load_shipped, parse_file
         from twin.governance.errors import GovernanceError
         from twin.governance.models import PolicyFile
@@ -166,6 +166,8 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.write(file_to_snowflake(pf))
                 return
             columns = _columns(db)
+            if columns and (unknown := unknown_references(pf.statements, columns, tables=False)):
+                fail("the policies name what the warehouse does not have: " + "; ".join(unknown))
             compiled = compile_duckdb(pf.statements, columns)
         except (GovernanceError, OSError) as e:
             fail(str(e))
@@ -182,8 +184,12 @@ def register(app: typer.Typer) -> None:
         fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table or json."),
     ) -> None:
         """Apply a policy file to the warehouse (idempotent; CREATE OR REPLACE replaces)."""
+        import duckdb
+
+        from twin.governance.compiler import unknown_references
         from twin.governance.ddl import parse_file
         from twin.governance.errors import GovernanceError
+        from twin.governance.store import table_columns
         from twin.warehouse.engine import Warehouse
 
         if not file.exists():
@@ -193,9 +199,15 @@ def register(app: typer.Typer) -> None:
         try:
             pf = parse_file(file)
             with Warehouse(path) as wh:
+                unknown = unknown_references(pf.statements, table_columns(wh.con))
+                if unknown:
+                    raise GovernanceError(f"{file.name}: nothing applied: " + "; ".join(unknown))
                 report = apply_policies_cli(wh, pf, actor, log)
         except GovernanceError as e:
             fail(str(e))
+        except duckdb.Error as e:
+            # The file passed every check but the warehouse refused a value (an INSERT of the wrong type).
+            fail(f"{file.name}: nothing applied, the warehouse refused it: {str(e).splitlines()[0]}")
         finally:
             log.close()
         if fmt is OutFormat.json:

@@ -18,6 +18,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
 from twin.governance.context import context_name, rewrite_context
+from twin.governance.ddl import MAPPING_SCHEMA, body_tree, duckdb_type
 from twin.governance.errors import GovernanceError
 from twin.governance.models import (
     AddRowAccessPolicy,
@@ -226,15 +227,21 @@ def compile_duckdb(stmts: Iterable[Statement], columns: dict[str, dict[str, str]
     """DuckDB statements enforcing `stmts` over tables whose columns (name → type) are given."""
     stmts = list(stmts)
     policies = {s.name: s for s in stmts if isinstance(s, MaskingPolicy | RowAccessPolicy)}
+    created = [s for s in stmts if isinstance(s, CreateMappingTable)]
+    mapping = {s.table: {c.name.lower() for c in s.columns} for s in created}
+    for p in policies.values():
+        check_policy_body(p, mapping)
     setup = [f"CREATE SCHEMA IF NOT EXISTS {GOV_SCHEMA}"]
     for s in stmts:
         if isinstance(s, CreateMappingTable):
-            cols = ", ".join(f'"{c.name}" {_duck_type(c.type)}' for c in s.columns)
-            setup.append(f"CREATE OR REPLACE TABLE {s.table} ({cols})")
+            cols = ", ".join(f"{_quote(c.name)} {duckdb_type(c.type)}" for c in s.columns)
+            setup.append(f"CREATE OR REPLACE TABLE {_quote_table(s.table)} ({cols})")
     for s in stmts:
         if isinstance(s, InsertRows):
+            if s.table not in mapping:
+                raise GovernanceError(f"INSERT INTO {s.table}: not a mapping table created by a policy file")
             vals = ", ".join("(" + ", ".join(_lit(v) for v in r) + ")" for r in s.rows)
-            setup.append(f"INSERT INTO {s.table} VALUES {vals}")
+            setup.append(f"INSERT INTO {_quote_table(s.table)} VALUES {vals}")
     masks = protections(stmts, columns)
     rows = {s.table: s for s in stmts if isinstance(s, AddRowAccessPolicy)}
     governed = sorted({m.table for m in masks} | set(rows))
@@ -297,6 +304,14 @@ def _secure_view(
             select.append(f'{_BASE}."{col}"')
             continue
         policy = policies[m.policy]
+        if m.how == "direct" and isinstance(policy, MaskingPolicy):
+            # Snowflake refuses a policy whose type is not the column's; the view would change its type.
+            for what, declared in (("RETURNS", policy.returns), ("takes", policy.args[0].type)):
+                if type_family(declared) != type_family(cols[col]):
+                    raise GovernanceError(
+                        f"{table}.{col}: masking policy {m.policy} {what} {declared} but the column is "
+                        f"{cols[col]}; attach a policy of the column's type"
+                    )
         using = m.using or [col]
         if len(using) != len(policy.args):
             raise GovernanceError(
@@ -328,8 +343,69 @@ def _secure_view(
     )
 
 
-def _duck_type(t: str) -> str:
-    return "VARCHAR" if type_family(t) == "string" else t
+def unknown_references(
+    stmts: Iterable[Statement], columns: dict[str, dict[str, str]], *, tables: bool = True
+) -> list[str]:
+    """Tables and columns the statements attach policies or tags to that the warehouse does not have.
+
+    Applying such a file protects nothing (a typo in a column name would leave it unmasked): callers
+    that apply a user's file refuse it. Stored state compiled later only warns, as tables come and go;
+    with `tables=False` a missing table is not reported (compiling the shipped policies before every
+    gold table is built), only a missing column of a table that exists.
+    """
+    out: list[str] = []
+    for s in stmts:
+        if isinstance(s, SetMaskingPolicy | SetTag | AddRowAccessPolicy):
+            cols = columns.get(s.table)
+            if cols is None:
+                if tables:
+                    out.append(f"table {s.table} does not exist")
+                continue
+            named = s.columns if isinstance(s, AddRowAccessPolicy) else [s.column, *getattr(s, "using", [])]
+            out.extend(f"column {s.table}.{c} does not exist" for c in dict.fromkeys(named) if c not in cols)
+    return out
+
+
+def check_policy_body(policy: MaskingPolicy | RowAccessPolicy, mapping: dict[str, set[str]]) -> None:
+    """A policy body follows the user-SQL rules, reads only declared mapping tables and known columns.
+
+    A body runs inside every secure view, and a row policy's mapping lookups run when a session opens,
+    before the session is locked down: it gets no more reach than the user it governs.
+    """
+    where = f"policy {policy.name}"
+    tree = body_tree(policy.body, where)
+    read: set[str] = set()
+    for t in tree.find_all(exp.Table):
+        name = f"{t.db.lower()}.{t.name.lower()}"
+        if name not in mapping:
+            declared = ", ".join(sorted(mapping)) or "none"
+            raise GovernanceError(
+                f"{where}: reads {name}, which is not a mapping table declared in the policy files "
+                f"(declared: {declared}); a policy body may read mapping tables only"
+            )
+        read.add(name)
+    args = {a.name.lower() for a in policy.args}
+    known = set().union(*(mapping[t] for t in read)) if read else set()
+    for col in tree.find_all(exp.Column):
+        name = col.name.lower()
+        if (not col.table and name in args) or name in known:
+            continue
+        raise GovernanceError(
+            f"{where}: unknown column {col.sql(dialect='snowflake')} (arguments: {', '.join(sorted(args))}"
+            + (f"; mapping columns: {', '.join(sorted(known))}" if known else "")
+            + ")"
+        )
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_table(table: str) -> str:
+    schema, name = table.split(".")
+    if schema != MAPPING_SCHEMA:
+        raise GovernanceError(f"{table}: policy files may only create mapping tables in {MAPPING_SCHEMA}.*")
+    return f"{_quote(schema)}.{_quote(name)}"
 
 
 def _lit(v: object) -> str:

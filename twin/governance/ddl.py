@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ParseError, TokenError
 
-from twin.governance.errors import PolicyParseError
+from twin.governance.errors import PolicyParseError, QueryDenied
+from twin.governance.firewall import check_nesting, check_size, check_tree_depth, scan
 from twin.governance.models import (
     AddRowAccessPolicy,
     Arg,
@@ -193,26 +194,116 @@ def _split_top(s: str) -> list[str]:
     return parts
 
 
+# Column and argument types a policy file may declare, by family, with their DuckDB spelling. A type is
+# matched against this list and the DuckDB type is generated from the match, never pasted from the file:
+# a mapping table's column types end up in a CREATE TABLE statement.
+_TYPES: dict[str, str] = {
+    "STRING": "VARCHAR", "VARCHAR": "VARCHAR", "TEXT": "VARCHAR", "CHAR": "VARCHAR", "CHARACTER": "VARCHAR",
+    "NVARCHAR": "VARCHAR", "NUMBER": "DECIMAL", "NUMERIC": "DECIMAL", "DECIMAL": "DECIMAL", "INT": "BIGINT",
+    "INTEGER": "BIGINT", "BIGINT": "BIGINT", "SMALLINT": "BIGINT", "TINYINT": "BIGINT", "FLOAT": "DOUBLE",
+    "DOUBLE": "DOUBLE", "REAL": "DOUBLE", "BOOLEAN": "BOOLEAN", "DATE": "DATE", "TIMESTAMP": "TIMESTAMP",
+    "TIMESTAMP_NTZ": "TIMESTAMP", "DATETIME": "TIMESTAMP", "TIMESTAMP_TZ": "TIMESTAMPTZ",
+    "TIMESTAMP_LTZ": "TIMESTAMPTZ",
+}  # fmt: skip
+_TYPE = re.compile(r"^(?P<base>[A-Z_]+)(?:\((?P<p>[0-9]{1,9})(?:,(?P<s>[0-9]{1,2}))?\))?$")
+
+
+def check_type(raw: str, where: str) -> str:
+    """A declared type, normalised (`NUMBER(38,0)`), when it is on the allowlist; else an error."""
+    t = re.sub(r"\s+", "", raw).upper()
+    m = _TYPE.match(t)
+    if not m or m["base"] not in _TYPES:
+        shown = raw.strip()[:40]
+        raise PolicyParseError(
+            f"{where}: type {shown!r} is not allowed (use one of {', '.join(sorted(_TYPES))}, "
+            "with (precision[, scale]) where it takes one)"
+        )
+    return t
+
+
+def duckdb_type(t: str) -> str:
+    """The DuckDB type of a type `check_type` accepted, built from the allowlist (not from the text)."""
+    m = _TYPE.match(t)
+    if not m or m["base"] not in _TYPES:
+        raise PolicyParseError(f"type {t!r} is not allowed")
+    duck = _TYPES[m["base"]]
+    if duck == "DECIMAL":
+        p = int(m["p"] or 38)
+        sc = int(m["s"] or 0)
+        if not 1 <= p <= 38 or sc > p:
+            raise PolicyParseError(f"type {t!r}: precision 1..38 and scale <= precision")
+        return f"DECIMAL({p},{sc})"
+    return duck
+
+
+_FAMILY = {
+    "VARCHAR": "string", "DECIMAL": "number", "BIGINT": "number", "DOUBLE": "number", "BOOLEAN": "boolean",
+    "DATE": "date", "TIMESTAMP": "timestamp", "TIMESTAMPTZ": "timestamp",
+}  # fmt: skip
+
+
+def type_family(t: str) -> str:
+    """string, number, boolean, date or timestamp, for a type `check_type` accepted."""
+    m = _TYPE.match(t)
+    return _FAMILY[_TYPES[m["base"]]] if m and m["base"] in _TYPES else t.lower()
+
+
 def _args(raw: str, where: str) -> list[Arg]:
     args = []
     for part in _split_top(raw):
         m = re.match(rf"^({_NAME})\s+(.+)$", part, re.DOTALL)
         if not m:
             raise PolicyParseError(f"{where}: cannot read argument {part!r} (expected `name TYPE`)")
-        args.append(Arg(name=ident(m.group(1)), type=re.sub(r"\s+", " ", m.group(2).strip()).upper()))
+        name = ident(m.group(1))
+        args.append(Arg(name=name, type=check_type(m.group(2), f"{where} ({name})")))
     if not args:
         raise PolicyParseError(f"{where}: a policy needs at least one argument")
     return args
 
 
-def normalise_body(body: str, where: str) -> str:
+_SNOWFLAKE = Dialect.get_or_raise("snowflake")
+# Policy bodies may read the session variables Snowflake exposes (GETVARIABLE('DEPARTMENT')): the
+# compiler maps the name into the twin's own `twin_` namespace. Everything else follows the user rules.
+POLICY_FUNCTIONS = frozenset({"getvariable"})
+
+
+def body_tree(body: str, where: str) -> exp.Expression:
+    """A policy body parsed and checked with the firewall's rules (functions, nesting, statements).
+
+    Only table references are left to the caller, who knows which mapping tables were declared; table
+    functions and file paths are refused here.
+    """
     try:
-        tree = sqlglot.parse_one(body, read="snowflake")
-    except ParseError as e:
-        raise PolicyParseError(f"{where}: cannot parse the policy body: {e}") from None
-    if not isinstance(tree, exp.Expression) or isinstance(tree, exp.Command):
+        check_size(body)
+        tokens = _SNOWFLAKE.tokenize(body)
+        check_nesting(tokens)
+        trees = _SNOWFLAKE.parser().parse(tokens, body)
+        if len(trees) != 1 or trees[0] is None:
+            raise PolicyParseError(f"{where}: the policy body must be one expression")
+        tree = trees[0]
+        check_tree_depth(tree, len(tokens))
+        found = scan(tree, POLICY_FUNCTIONS)
+    except (ParseError, TokenError) as e:
+        raise PolicyParseError(f"{where}: cannot parse the policy body: {str(e).splitlines()[0]}") from None
+    except QueryDenied as e:
+        raise PolicyParseError(f"{where}: {e.reason}") from None
+    except RecursionError:
+        raise PolicyParseError(f"{where}: the policy body is nested too deeply") from None
+    if isinstance(tree, exp.Command | exp.Query):
         raise PolicyParseError(f"{where}: the policy body is not an expression")
-    return tree.sql(dialect="snowflake")
+    for t in found.tables:
+        if not isinstance(t.this, exp.Identifier):
+            raise PolicyParseError(f"{where}: a policy body cannot call a table function ({t.sql()})")
+        if t.catalog or (t.db or "").lower() != MAPPING_SCHEMA:
+            raise PolicyParseError(
+                f"{where}: a policy body may read only mapping tables in {MAPPING_SCHEMA}.* "
+                f"({t.sql(dialect='snowflake')} is not one)"
+            )
+    return tree
+
+
+def normalise_body(body: str, where: str) -> str:
+    return body_tree(body, where).sql(dialect="snowflake")
 
 
 def parse_statement(src: _Src) -> Statement:
@@ -224,7 +315,12 @@ def parse_statement(src: _Src) -> Statement:
         body = normalise_body(m["body"], f"{where} ({name})")
         comment = _unquote(m["comment"]) if m["comment"] else None
         if m["kind"].upper().startswith("MASKING"):
-            returns = re.sub(r"\s+", "", m["returns"]).upper()
+            returns = check_type(m["returns"], f"{where} ({name} RETURNS)")
+            if type_family(returns) != type_family(args[0].type):
+                raise PolicyParseError(
+                    f"{where} ({name}): RETURNS {returns} does not match the masked value's type "
+                    f"{args[0].type}; a masking policy returns the type of its first argument"
+                )
             return MaskingPolicy(
                 name=name, or_replace=bool(m["repl"]), args=args, returns=returns, body=body, comment=comment
             )
@@ -276,16 +372,36 @@ def parse_statement(src: _Src) -> Statement:
     )
 
 
+# A mapping table's name: plain, and clear of the names the twin's own objects in the schema use
+# (its policy state, the session context run when a session opens, `schema__table` secure views).
+_PLAIN = re.compile(r"^[a-z][a-z0-9_]*$")
+_RESERVED = frozenset({"policy_state", "session_context", "query_history"})
+
+
 def _require_mapping_schema(table: str, where: str) -> None:
-    if table.split(".")[0] != MAPPING_SCHEMA:
-        raise PolicyParseError(f"{where}: policy files may only create mapping tables in {MAPPING_SCHEMA}.*")
+    schema, _, name = table.partition(".")
+    if schema != MAPPING_SCHEMA or not _PLAIN.match(name):
+        raise PolicyParseError(
+            f"{where}: policy files may only create mapping tables {MAPPING_SCHEMA}.<name>, "
+            "the name of letters, digits and underscores"
+        )
+    if name in _RESERVED or "__" in name or name.startswith("twin"):
+        raise PolicyParseError(
+            f"{where}: {table} is a name the twin keeps for its own governance objects; "
+            "choose another name for the mapping table (no double underscore, not twin…)"
+        )
 
 
 def _insert(text: str, where: str) -> InsertRows:
     try:
-        tree = sqlglot.parse_one(text, read="snowflake")
-    except ParseError as e:
-        raise PolicyParseError(f"{where}: cannot parse INSERT: {e}") from None
+        tokens = _SNOWFLAKE.tokenize(text)
+        # Rows of a mapping table: many rows, but nothing nested; bounded like a query.
+        check_nesting(tokens)
+        tree = _SNOWFLAKE.parser().parse(tokens, text)[0]
+    except (ParseError, TokenError) as e:
+        raise PolicyParseError(f"{where}: cannot parse INSERT: {str(e).splitlines()[0]}") from None
+    except QueryDenied as e:
+        raise PolicyParseError(f"{where}: {e.reason}") from None
     if not isinstance(tree, exp.Insert) or not isinstance(tree.expression, exp.Values):
         raise PolicyParseError(f"{where}: only INSERT INTO {MAPPING_SCHEMA}.t VALUES (…) is supported")
     target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
@@ -313,10 +429,30 @@ def parse_policies(text: str) -> PolicyFile:
     return PolicyFile(statements=[parse_statement(s) for s in split_statements(text)])
 
 
-def parse_file(path: str | Path) -> PolicyFile:
+def read_policy_text(path: str | Path) -> str:
+    """A policy file's text: UTF-8 SQL, or an error that says what the file is instead."""
     p = Path(path)
     try:
-        return parse_policies(p.read_text())
+        data = p.read_bytes()
+    except OSError as e:
+        raise PolicyParseError(f"{p.name}: cannot read the policy file ({e.strerror or e})") from None
+    if b"\x00" in data[:8192]:
+        raise PolicyParseError(f"{p.name}: a binary file, not a policy file (expected UTF-8 SQL text)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise PolicyParseError(
+            f"{p.name}: line {line}: not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start}); "
+            "save the policy file as UTF-8"
+        ) from None
+
+
+def parse_file(path: str | Path) -> PolicyFile:
+    p = Path(path)
+    text = read_policy_text(p)
+    try:
+        return parse_policies(text)
     except PolicyParseError as e:
         raise PolicyParseError(f"{p.name}: {e}") from None
 

@@ -1,27 +1,30 @@
 """The SQL firewall: user SQL is parsed with sqlglot and checked on the AST, never by string matching.
 
 Rules: one statement; SELECT / WITH … SELECT / set operations only; no DDL, DML, PRAGMA, SET, ATTACH,
-COPY, … anywhere in the tree; no table functions (read_parquet, glob, range…) and no scalar functions
-that reach outside the query (getenv, current_setting…); every table reference is resolved, whatever
-its spelling, to a published table — and a governed table is swapped for its secure view. Table
-references that name a CTE in scope stay CTE references.
+COPY, … anywhere in the tree; no table functions (read_parquet, glob, range…); only the functions on
+the allowlist (twin.governance.functions) — any other, a future DuckDB function included, is denied by
+name; casts to safe types only; no method-call syntax (`ssn.stats()`); every table reference is
+resolved, whatever its spelling, to a published table — and a governed table is swapped for its secure
+view. Table references that name a CTE in scope stay CTE references. Nesting is bounded before the
+recursive parser sees the query, so a deeply nested query gets a denial, not a RecursionError.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.tokens import Token, TokenType
 
 from twin.governance.context import NAMES as CONTEXT_FUNCTIONS
 from twin.governance.context import context_name, rewrite_context
 from twin.governance.errors import QueryDenied
+from twin.governance.functions import denied_function, denied_type, func_name
 
 QUERY_HISTORY = "account_usage.query_history"
 QUERY_HISTORY_SOURCE = "twin_query_history"
@@ -36,13 +39,6 @@ _FORBIDDEN_NODES = tuple(
     )
     if hasattr(exp, n)
 )  # fmt: skip
-_FORBIDDEN_FUNCS = re.compile(
-    r"^(read_|parquet_|glob|sniff_csv|query|query_table|getenv|current_setting|getvariable|duckdb_|"
-    r"pragma_|sqlite_|postgres_|mysql_|iceberg_|delta_|load_|install_|export_|checkpoint|"
-    r"force_checkpoint|enable_|disable_|set_|reset_|which_secret|json_execute_serialized_sql|"
-    r"current_schemas|current_database|current_catalog|ducklake|httpfs|system)",
-    re.IGNORECASE,
-)
 _ALLOWED_ROOTS = (exp.Select, exp.SetOperation, exp.Subquery)
 PRIVATE = frozenset({"bronze", "silver", "governance", "information_schema", "pg_catalog"})
 
@@ -72,10 +68,76 @@ class Checked(BaseModel):
     query_history: bool = False
 
 
-def _func_name(node: exp.Func) -> str:
-    if isinstance(node, exp.Anonymous):
-        return str(node.name)
-    return node.sql_name()
+# Bounds checked before the recursive parser and generator see a query (each nesting level costs them
+# a few Python frames; ~300 levels reach the interpreter's recursion limit). Far above any real query.
+MAX_QUERY_CHARS = 200_000
+MAX_NESTING = 64  # brackets, CASE … END, and runs of prefix operators or `::` casts
+MAX_TREE_DEPTH = 256  # the parsed tree, walked iteratively before anything recurses over it
+_OPEN = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE}
+_CLOSE = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE, TokenType.END}
+_PREFIX = {TokenType.NOT, TokenType.DASH, TokenType.PLUS, TokenType.TILDE}
+# Chain tokens and the distance from one link to the next (0: `[` right after `]`).
+_CHAINS = {TokenType.DCOLON: 2, TokenType.DOT: 2, TokenType.BETWEEN: 4, TokenType.L_BRACKET: 0}
+
+
+def _too_deep(limit: int = MAX_NESTING, what: str = "levels") -> QueryDenied:
+    return QueryDenied(f"query nested too deeply (limit {limit} {what}): simplify it")
+
+
+def check_size(sql: str) -> None:
+    if len(sql) > MAX_QUERY_CHARS:
+        raise QueryDenied(f"query too long ({len(sql):,} characters, limit {MAX_QUERY_CHARS:,})")
+
+
+def check_nesting(tokens: list[Token]) -> None:
+    """Refuse token streams nested deeper than MAX_NESTING, in one iterative pass.
+
+    Brackets and CASE … END nest. So do chains that the parser reads flat but the tree nests: prefix
+    operators (`NOT NOT …`, `- - …`), casts (`x::int::text…`), dotted names (`a.b.c…`), subscripts
+    (`x[1][1]…`, which also cost sqlglot's parser quadratic time: 5,000 of them took minutes) and
+    BETWEEN chains. A chain is the same token again at its pattern's distance from the last one.
+    """
+    if len(tokens) <= MAX_NESTING:
+        return  # every counter below is at most the number of tokens
+    depth = prefix = 0
+    chain: dict[TokenType, int] = {}
+    last: dict[TokenType, int] = {}
+    previous: TokenType | None = None
+    for i, tok in enumerate(tokens):
+        tt = tok.token_type
+        if tt in _OPEN:
+            depth += 1
+        elif tt in _CLOSE:
+            depth -= 1
+        prefix = prefix + 1 if tt in _PREFIX else 0
+        gap = _CHAINS.get(tt)
+        if gap is not None:
+            linked = previous is TokenType.R_BRACKET if gap == 0 else i - last.get(tt, -9) == gap
+            chain[tt] = chain.get(tt, 0) + 1 if linked else 1
+            last[tt] = i
+            if chain[tt] > MAX_NESTING:
+                raise _too_deep()
+        if depth > MAX_NESTING or prefix > MAX_NESTING:
+            raise _too_deep()
+        previous = tt
+
+
+def check_tree_depth(tree: exp.Expression, n_tokens: int | None = None) -> None:
+    """Refuse trees deeper than MAX_TREE_DEPTH: postfix chains (`x[1][1]…`, `a.b.c…`) parse flat
+    but nest in the tree, and the generator recurses over it.
+
+    Each level of a sqlglot tree comes with at least one token but for a wrapper or two (the deepest
+    tree per token in the firewall's tests: 1.5 levels per token), so a query of few tokens cannot be
+    deep and is not walked: the walk would add a fifth to the cost of checking a typical query.
+    """
+    if n_tokens is not None and 2 * n_tokens + 2 <= MAX_TREE_DEPTH:
+        return
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            raise _too_deep(MAX_TREE_DEPTH, "levels of the parsed query")
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
 
 
 # One dialect instance for every check: resolving "duckdb" and building a Dialect per parse and per
@@ -87,10 +149,10 @@ _tools = threading.local()
 
 # What a node of a given class means to the firewall, decided once per class by the same isinstance
 # tests a per-node check would do (so subclasses are classified like their bases).
-_OK, _FORBIDDEN, _FUNC, _ANON, _TABLE, _CTE, _PLACEHOLDER = range(7)
+_OK, _FORBIDDEN, _FUNC, _ANON, _TABLE, _CTE, _PLACEHOLDER, _TYPE, _DOT = range(9)
 _kinds: dict[type, int] = {}
-# Built-in (non-Anonymous) function classes have one name each: the verdict is per class too.
-_func_denied: dict[type, bool] = {}
+# Built-in (non-Anonymous) function classes have one verdict each: the name denied, or None.
+_func_denied: dict[type, str | None] = {}
 
 
 def _kind(cls: type) -> int:
@@ -108,37 +170,32 @@ def _kind(cls: type) -> int:
             kind = _CTE
         elif issubclass(cls, exp.Placeholder):
             kind = _PLACEHOLDER
+        elif issubclass(cls, exp.DataType):
+            kind = _TYPE
+        elif issubclass(cls, exp.Dot):
+            kind = _DOT
         else:
             kind = _OK
         _kinds[cls] = kind
     return kind
 
 
-def _parse(sql: str) -> list[exp.Expr | None]:
-    tools = getattr(_tools, "pair", None)
-    if tools is None:
-        tools = _tools.pair = (_DUCKDB.tokenizer(), _DUCKDB.parser())
-    tokenizer, parser = tools
-    return parser.parse(tokenizer.tokenize(sql), sql)
+class Scan(BaseModel):
+    """What one walk over a parsed query found, after every node passed the rules."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    tables: list[exp.Table]
+    identity: list[exp.Expression]  # context functions (CURRENT_ROLE() …) to rewrite
+    has_cte: bool
 
 
-def check(sql: str, catalog: Catalog) -> Checked:
-    """Parse, check and rewrite one user query; raises QueryDenied naming the rule it broke."""
-    return _check(sql, catalog)
+def scan(tree: exp.Expression, extra_functions: frozenset[str] = frozenset()) -> Scan:
+    """Apply the node rules to every node of `tree` (user SQL and policy bodies alike).
 
-
-@lru_cache(maxsize=8192)
-def _check(sql: str, catalog: Catalog) -> Checked:
-    try:
-        trees = [t for t in _parse(sql) if t is not None]
-    except (ParseError, TokenError) as e:
-        raise QueryDenied(f"cannot parse the query: {str(e).splitlines()[0]}") from None
-    if len(trees) != 1:
-        raise QueryDenied(f"exactly one statement per query ({len(trees)} given)")
-    tree = trees[0]
-    if not isinstance(tree, _ALLOWED_ROOTS):
-        raise QueryDenied(f"only SELECT queries are allowed ({tree.key.upper()} is not)")
-    # One walk over every node: the deny rules, and the table references and CTEs collected on the way.
+    Raises QueryDenied naming the statement kind, function, type or syntax refused. `extra_functions`
+    names untyped functions allowed on top of the allowlist (a policy body's GETVARIABLE).
+    """
     found: list[exp.Table] = []
     identity: list[exp.Expression] = []
     has_cte = False
@@ -151,33 +208,85 @@ def _check(sql: str, catalog: Catalog) -> Checked:
         if kind == _FORBIDDEN:
             raise QueryDenied(f"{node.key.upper()} is not allowed in a query")
         if kind == _ANON:
-            if _FORBIDDEN_FUNCS.match(str(node.name)):
-                raise QueryDenied(f"function {node.name}() is not allowed")
+            name = denied_function(node)
+            if name is not None and name.lower() not in extra_functions:
+                raise QueryDenied(f"function {name}() is not allowed (not on the function allowlist)")
             if context_name(node) in CONTEXT_FUNCTIONS:
                 identity.append(node)
         elif kind == _FUNC:
             if context_name(node) in CONTEXT_FUNCTIONS:
                 identity.append(node)
-            denied = _func_denied.get(type(node))
-            if denied is None:
-                denied = _func_denied[type(node)] = bool(_FORBIDDEN_FUNCS.match(_func_name(node)))
-            if denied:
-                raise QueryDenied(f"function {_func_name(node)}() is not allowed")
+            cls = type(node)
+            if cls not in _func_denied:
+                _func_denied[cls] = denied_function(node)
+            if _func_denied[cls] is not None:
+                raise QueryDenied(
+                    f"function {_func_denied[cls]}() is not allowed (not on the function allowlist)"
+                )
         elif kind == _TABLE:
             found.append(node)
         elif kind == _CTE:
             has_cte = True
         elif kind == _PLACEHOLDER and node.this and not str(node.this).isdigit():
             raise QueryDenied("named parameters are not supported")
+        elif kind == _TYPE:
+            bad = denied_type(node)
+            if bad is not None:
+                raise QueryDenied(f"type {bad} is not allowed in a cast")
+        elif kind == _DOT and isinstance(node.expression, exp.Func):
+            # `x.f()` is a method call or a schema-qualified function: either way write `f(x)`.
+            called = func_name(node.expression)
+            raise QueryDenied(f"method-call syntax .{called}() is not allowed: write {called}(x)")
+    # Built from values this function produced itself: validation would only re-check their types.
+    return Scan.model_construct(tables=found, identity=identity, has_cte=has_cte)
+
+
+def _parse(sql: str) -> tuple[list[exp.Expr | None], int]:
+    """The statements of `sql`, and how many tokens it has."""
+    tools = getattr(_tools, "pair", None)
+    if tools is None:
+        tools = _tools.pair = (_DUCKDB.tokenizer(), _DUCKDB.parser())
+    tokenizer, parser = tools
+    tokens = tokenizer.tokenize(sql)
+    check_nesting(tokens)
+    return parser.parse(tokens, sql), len(tokens)
+
+
+def check(sql: str, catalog: Catalog) -> Checked:
+    """Parse, check and rewrite one user query; raises QueryDenied naming the rule it broke."""
+    check_size(sql)
+    try:
+        return _check(sql, catalog)
+    except RecursionError:
+        # The bounds above stop every nesting form we know of first; this is the backstop for one we
+        # do not, so the caller still gets a denial rather than a traceback.
+        raise _too_deep() from None
+
+
+@lru_cache(maxsize=8192)
+def _check(sql: str, catalog: Catalog) -> Checked:
+    try:
+        parsed, n_tokens = _parse(sql)
+        trees = [t for t in parsed if t is not None]
+    except (ParseError, TokenError) as e:
+        raise QueryDenied(f"cannot parse the query: {str(e).splitlines()[0]}") from None
+    if len(trees) != 1:
+        raise QueryDenied(f"exactly one statement per query ({len(trees)} given)")
+    tree = trees[0]
+    if not isinstance(tree, _ALLOWED_ROOTS):
+        raise QueryDenied(f"only SELECT queries are allowed ({tree.key.upper()} is not)")
+    check_tree_depth(tree, n_tokens)
+    # One walk over every node: the deny rules, and the table references and CTEs collected on the way.
+    found = scan(tree)
     tables: list[str] = []
     history = False
     cte_refs: set[int] = set()
     # Scope analysis only matters when there are CTEs to shadow a name; most queries have none.
-    for scope in traverse_scope(tree) if has_cte else ():
+    for scope in traverse_scope(tree) if found.has_cte else ():
         for t in scope.tables:
             if not t.args.get("db") and not t.args.get("catalog") and t.name in scope.cte_sources:
                 cte_refs.add(id(t))
-    for t in found:
+    for t in found.tables:
         if id(t) in cte_refs:
             continue
         if not isinstance(t.this, exp.Identifier):
@@ -207,10 +316,14 @@ def _check(sql: str, catalog: Catalog) -> Checked:
         tables.append(resolved)
     # CURRENT_ROLE() and friends answer with the session's identity, as in Snowflake, not DuckDB's
     # own role; the rewrite is the same for every session, so the cached verdict stays shared.
-    for node in identity:
+    for node in found.identity:
         node.replace(rewrite_context(node))
     # The tree was parsed for this call alone: generating from it in place spares a deep copy of it.
-    sql_out = _DUCKDB.generate(tree, copy=False)
+    try:
+        sql_out = _DUCKDB.generate(tree, copy=False)
+    except SqlglotError as e:
+        # sqlglot rewrites some functions into other SQL and can fail on odd arguments: a denial.
+        raise QueryDenied(f"cannot rewrite the query: {str(e).splitlines()[0]}") from None
     return Checked(sql=sql_out, tables=sorted(set(tables)), query_history=history)
 
 
