@@ -251,3 +251,33 @@ def test_nesting_within_the_limit_still_runs(session: Make) -> None:
 def test_a_long_flat_query_is_bounded_too(session: Make) -> None:
     with pytest.raises(QueryDenied, match="too long"):
         session("RETAIL_TELLER").query("SELECT " + "+".join(["1"] * 150_000))
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT repeat('x', 3000000000) FROM gold.customer_360",
+        "SELECT repeat(name, customer_id::INTEGER) FROM gold.customer_360",
+        "SELECT lpad(name, 2000000, '*') FROM gold.customer_360",
+        "SELECT rpad(name, length(name) * 1000000) FROM gold.customer_360",
+        "SELECT printf('%3000000000d', 1) FROM gold.customer_360",
+        "SELECT format(name, 1) FROM gold.customer_360",
+    ],
+)
+def test_a_call_that_sets_its_own_output_size_needs_a_small_literal_size(sql: str, session: Make) -> None:
+    # One value of gigabytes is not seen by DuckDB's memory limit: refuse it before it runs.
+    with pytest.raises(QueryDenied, match="literal|width"):
+        check(sql, session("RETAIL_TELLER")._catalog)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT repeat('-', 20) FROM gold.customer_360",
+        "SELECT lpad(name, 30, ' ') FROM gold.customer_360",
+        "SELECT printf('%05d', 7) FROM gold.customer_360",
+        "SELECT format('{} {}', name, ssn) FROM gold.customer_360",
+    ],
+)
+def test_small_literal_sizes_stay_allowed(sql: str, session: Make) -> None:
+    assert check(sql, session("RETAIL_TELLER")._catalog).sql

@@ -385,12 +385,17 @@ def register(app: typer.Typer) -> None:
     def scan_cmd(
         target: str = typer.Argument(..., help="SCHEMA.TABLE in the warehouse, or a Parquet file."),
         db: Path | None = typer.Option(None, "--db", help="Warehouse file (for a table)."),
-        fail_on_findings: bool = typer.Option(False, "--fail-on-findings", help="Exit 1 when PII is found."),
+        fail_on_findings: bool = typer.Option(
+            False,
+            "--fail-on-findings",
+            help="Exit 1 when PII is found in a column with no decision (neither masked nor declared "
+            "visible with a pii_decision tag).",
+        ),
         fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table or json."),
     ) -> None:
         """Find SSNs, emails, phones, account/card numbers and person names in untagged columns."""
         from twin.governance.errors import GovernanceError
-        from twin.governance.pii import scan_parquet, scan_table
+        from twin.governance.pii import scan_parquet, scan_table, undecided
 
         try:
             if target.endswith(".parquet") or Path(target).exists():
@@ -409,11 +414,13 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         else:
             rows = [
-                (f.column, f.detector, f.count, f.rows_scanned, "; ".join(f.samples)) for f in report.findings
-            ]
-            _print_rows(["column", "detector", "matches", "scanned", "masked samples"], rows, fmt,
-                        title=f"PII in {report.source}")  # fmt: skip
-        if fail_on_findings and report.findings:
+                (f.column, f.detector, f.count, f.rows_scanned, ", ".join(f.visible_to or []) or "UNDECIDED",
+                 "; ".join(f.samples))
+                for f in report.findings
+            ]  # fmt: skip
+            _print_rows(["column", "detector", "matches", "scanned", "visible to", "masked samples"], rows,
+                        fmt, title=f"PII in {report.source}")  # fmt: skip
+        if fail_on_findings and undecided(report):
             raise typer.Exit(1)
 
 

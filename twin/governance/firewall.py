@@ -24,7 +24,7 @@ from sqlglot.tokens import Token, TokenType
 from twin.governance.context import NAMES as CONTEXT_FUNCTIONS
 from twin.governance.context import context_name, rewrite_context
 from twin.governance.errors import QueryDenied
-from twin.governance.functions import denied_function, denied_type, func_name
+from twin.governance.functions import denied_function, denied_type, func_name, oversized_call
 
 QUERY_HISTORY = "account_usage.query_history"
 QUERY_HISTORY_SOURCE = "twin_query_history"
@@ -190,6 +190,10 @@ class Scan(BaseModel):
     has_cte: bool
 
 
+# Typed nodes that can be a size-setting call (checked by oversized_call); other typed calls skip it.
+_SIZED = (exp.Repeat, exp.Pad, exp.Format)
+
+
 def scan(tree: exp.Expression, extra_functions: frozenset[str] = frozenset()) -> Scan:
     """Apply the node rules to every node of `tree` (user SQL and policy bodies alike).
 
@@ -211,6 +215,8 @@ def scan(tree: exp.Expression, extra_functions: frozenset[str] = frozenset()) ->
             name = denied_function(node)
             if name is not None and name.lower() not in extra_functions:
                 raise QueryDenied(f"function {name}() is not allowed (not on the function allowlist)")
+            if (why := oversized_call(node)) is not None:
+                raise QueryDenied(why)
             if context_name(node) in CONTEXT_FUNCTIONS:
                 identity.append(node)
         elif kind == _FUNC:
@@ -223,6 +229,8 @@ def scan(tree: exp.Expression, extra_functions: frozenset[str] = frozenset()) ->
                 raise QueryDenied(
                     f"function {_func_denied[cls]}() is not allowed (not on the function allowlist)"
                 )
+            if cls in _SIZED and (why := oversized_call(node)) is not None:
+                raise QueryDenied(why)
         elif kind == _TABLE:
             found.append(node)
         elif kind == _CTE:

@@ -157,6 +157,54 @@ def denied_function(node: exp.Func) -> str | None:
     return None if type(node) in allowed_classes() else func_name(node)
 
 
+# Functions whose output size is set by an argument, not by the rows: `repeat('x', 3e9)` is one 3 GB
+# value that DuckDB's memory limit does not see. Their size argument must be a literal within the bound,
+# so a query cannot build a value bigger than a row could be. printf/format widths live in the format.
+MAX_GENERATED_CHARS = 1_000_000
+_SIZED_ARG = {"repeat": 1, "lpad": 1, "rpad": 1, "list_resize": 1, "array_resize": 1}
+_FORMATTED = {"printf", "format"}
+_WIDTH = re.compile(r"\d+")
+
+
+def _literal_int(node: exp.Expression | None) -> int | None:
+    if isinstance(node, exp.Neg):
+        return None  # negative sizes are harmless to DuckDB but not worth admitting
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            return int(float(node.this))
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return None
+
+
+def oversized_call(node: exp.Func) -> str | None:
+    """Why a size-setting call is refused (its size not a literal, or over the bound), else None."""
+    name = func_name(node).lower()
+    if name in _SIZED_ARG:
+        if isinstance(node, exp.Repeat):
+            size_node = node.args.get("times")
+        elif isinstance(node, exp.Pad):
+            size_node = node.args.get("expression")
+        else:
+            args = node.expressions if isinstance(node, exp.Anonymous) else list(node.args.values())
+            i = _SIZED_ARG[name]
+            size_node = args[i] if len(args) > i and isinstance(args[i], exp.Expression) else None
+        size = _literal_int(size_node)
+        if size is None or size > MAX_GENERATED_CHARS:
+            return (
+                f"{name}() needs a literal size of at most {MAX_GENERATED_CHARS:,} "
+                "(a computed or larger size could build a value bigger than any row)"
+            )
+    elif name in _FORMATTED:
+        fmt = node.expressions[0] if isinstance(node, exp.Anonymous) and node.expressions else node.this
+        if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+            return f"{name}() needs a literal format string"
+        widths = [int(w) for w in _WIDTH.findall(str(fmt.this))]
+        if widths and max(widths) > MAX_GENERATED_CHARS:
+            return f"{name}() width over {MAX_GENERATED_CHARS:,} characters"
+    return None
+
+
 def denied_type(node: exp.DataType) -> str | None:
     """The type's name when a cast may not name it, else None."""
     return None if node.this in SAFE_TYPES else node.sql(dialect="duckdb")
