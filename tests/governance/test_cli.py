@@ -94,8 +94,7 @@ def test_pii_scan_gate_fails_only_on_undecided_columns(db: Path, tmp_path: Path)
     # A newly published table full of names and emails has no decision yet: the gate fails on it.
     leads = tmp_path / "leads.csv"
     leads.write_text(
-        "lead_name,contact_email\n"
-        + "".join(f"Jane Doe{i},jane{i}.doe@example.com\n" for i in range(40))
+        "lead_name,contact_email\n" + "".join(f"Jane Doe{i},jane{i}.doe@example.com\n" for i in range(40))
     )
     loaded = runner.invoke(app, ["warehouse", "load", "crm.leads", str(leads), "--db", str(db)])
     assert loaded.exit_code == 0, loaded.output

@@ -266,7 +266,7 @@ def test_a_long_flat_query_is_bounded_too(session: Make) -> None:
 )
 def test_a_call_that_sets_its_own_output_size_needs_a_small_literal_size(sql: str, session: Make) -> None:
     # One value of gigabytes is not seen by DuckDB's memory limit: refuse it before it runs.
-    with pytest.raises(QueryDenied, match="literal|width"):
+    with pytest.raises(QueryDenied, match=r"literal|width"):
         check(sql, session("RETAIL_TELLER")._catalog)
 
 
