@@ -254,3 +254,17 @@ def test_query_results_that_look_like_markup_print_as_text(capsys: pytest.Captur
     _print_rows(["a", "b"], [("[/x]", None), ("[bold]y", 1)], OutFormat.table)
     out = capsys.readouterr().out
     assert "[/x]" in out and "[bold]y" in out and "NULL" in out
+
+
+def test_no_warehouse_points_a_newcomer_at_the_demo_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    home = tmp_path / "home"
+    (home / "demo").mkdir(parents=True)
+    duckdb.connect(str(home / "demo" / "warehouse.duckdb")).close()
+    monkeypatch.setenv("TWIN_HOME", str(home))
+    r = CliRunner().invoke(app, ["sql", "--role", "RETAIL_TELLER", "SELECT 1"])
+    assert r.exit_code == 2
+    assert f"pass --db {home / 'demo' / 'warehouse.duckdb'}" in " ".join(r.stderr.split())

@@ -29,7 +29,10 @@ def database(path: Path, *, must_exist: bool = True, option: str = "--db") -> Pa
     """`path` if it is a DuckDB database (or absent, when the command creates it); else a clear error."""
     if not path.exists():
         if must_exist:
-            fail(f"no warehouse at {path}: build it first (twin warehouse build) or pass {option}")
+            # After `make demo` the only warehouse is the demo's own: point a newcomer at it.
+            demo = path.parent / "demo" / path.name
+            hint = f" (the demo's is {demo}: pass {option} {demo})" if demo.is_file() else ""
+            fail(f"no warehouse at {path}: build it first (twin warehouse build) or pass {option}{hint}")
         return path
     if path.is_dir():
         fail(f"{option} {path} is a directory; give the warehouse's database file")
