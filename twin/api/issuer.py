@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jwt
 import yaml
@@ -287,7 +288,14 @@ def issuer_router(issuer: LocalIssuer) -> APIRouter:
     async def token(request: Request) -> JSONResponse:
         if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             return _oauth_error(400, "invalid_request", "send the grant as application/x-www-form-urlencoded")
-        form = await request.form()
+        # parsed here rather than with python-multipart: one small urlencoded body, a bounded size
+        raw = await request.body()
+        if len(raw) > 8192:
+            return _oauth_error(400, "invalid_request", "the token request is larger than 8 KiB")
+        try:
+            form = dict(parse_qsl(raw.decode("ascii"), keep_blank_values=True, max_num_fields=20))
+        except (UnicodeDecodeError, ValueError):
+            return _oauth_error(400, "invalid_request", "the token request is not a valid form")
         if form.get("grant_type") != "client_credentials":
             return _oauth_error(400, "unsupported_grant_type", "only grant_type=client_credentials is served")
         creds = _basic(request)
