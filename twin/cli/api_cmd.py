@@ -91,10 +91,14 @@ def register(app: typer.Typer) -> None:
         keep: int = typer.Option(2, min=1, max=10, help="Keys kept published (the new one included)."),
     ) -> None:
         """Sign new tokens with a fresh key; older tokens verify until they expire (within --keep)."""
-        from twin.api.issuer import KeyStore
+        from twin.api.issuer import IssuerError, KeyStore
 
-        key = KeyStore(_key_file(key_file), keep=keep).rotate()
-        typer.echo(key.kid)
+        path = _key_file(key_file)
+        try:
+            key = KeyStore(path, keep=keep).rotate()
+        except IssuerError as exc:
+            fail(str(exc))
+        typer.echo(f"new signing key {key.kid} in {path}; the previous {keep - 1} stay published")
 
     @app.command("token")
     def token(
