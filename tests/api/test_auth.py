@@ -221,3 +221,29 @@ def test_an_unreachable_identity_provider_is_a_503_problem(issuer):
     with TestClient(app) as http:
         r = http.get("/v2/whoami", headers={"Authorization": f"Bearer {_signed(issuer, _claims())}"})
     assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_an_issuer_outage_after_the_first_fetch_keeps_the_known_keys(issuer):
+    clock = FakeClock()
+    up = {"ok": True}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not up["ok"]:
+            return httpx.Response(502)
+        if request.url.path.endswith("openid-configuration"):
+            return httpx.Response(200, json=issuer.discovery())
+        return httpx.Response(200, json=issuer.keys.jwks())
+
+    config = ResourceServerConfig(issuer=ISSUER, audiences=(AUDIENCE,), jwks_ttl_s=60, jwks_min_refresh_s=10)
+    rs = ResourceServer(config, HttpKeySource(config, transport=httpx.MockTransport(handler)), clock=clock)
+    token = _signed(issuer, _claims())
+    rs.authenticate(token)
+    up["ok"] = False
+    clock.advance(61)  # the key set is due for a refresh and the issuer is down
+    rs.authenticate(token)
+    with pytest.raises(Unauthorized):  # a new kid cannot be learnt while it is down
+        rs.authenticate(_signed(issuer, _claims(), kid="rotated"))
+    up["ok"] = True
+    clock.advance(11)
+    rs.authenticate(token)
+    assert rs.fetches == 2

@@ -118,7 +118,15 @@ class ResourceServer:
                 age = now - self._fetched_at
                 if age < self.config.jwks_min_refresh_s or (not force and age < self.config.jwks_ttl_s):
                     return
-            jwks = self.source.fetch()
+            try:
+                jwks = self.source.fetch()
+            except ServiceUnavailable:
+                if not self._keys:
+                    raise
+                # the issuer is down but its keys were fetched before: keep verifying with them, and
+                # try again after the minimum refresh interval rather than on every request
+                self._fetched_at = now - self.config.jwks_ttl_s + self.config.jwks_min_refresh_s
+                return
             keys: dict[str, Any] = {}
             for jwk in jwks.get("keys", []) if isinstance(jwks.get("keys"), list) else []:
                 if isinstance(jwk, dict) and _usable(jwk, self.config.algorithms):
