@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo   - install, then run twin's main job (a SimPy scenario on DuckDB; SLA + cost summary)"
-	@echo "make test   - install everything the tests need (Python deps, Kafka jars, kcat), then pytest"
+	@echo "make test   - install everything the tests need (Python deps, Kafka jars, kcat, redis-server), then pytest"
 	@echo "make lint   - ruff"
 	@echo "make bench  - run the benchmarks behind BENCHMARKS.md"
 

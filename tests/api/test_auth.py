@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import string
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import httpx
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.api.conftest import AUDIENCE, ISSUER, FakeClock
 from twin.api.app import create_app
@@ -247,3 +250,33 @@ def test_an_issuer_outage_after_the_first_fetch_keeps_the_known_keys(issuer):
     clock.advance(11)
     rs.authenticate(token)
     assert rs.fetches == 2
+
+
+B64URL = string.ascii_letters + string.digits + "-_="
+_json_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=20), st.lists(st.integers())
+)
+_headers = st.fixed_dictionaries(
+    {"alg": st.one_of(st.sampled_from(["RS256", "none", "HS256", "ES256", "RS512"]), _json_values)},
+    optional={"kid": _json_values, "typ": _json_values, "jku": st.text(max_size=30)},
+)
+
+
+@settings(
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    token=st.one_of(
+        st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=300),
+        st.lists(st.text(alphabet=B64URL, max_size=80), min_size=3, max_size=3).map(".".join),
+        st.tuples(_headers, st.dictionaries(st.text(max_size=10), _json_values, max_size=5)).map(
+            lambda hc: _forged(hc[0], hc[1], b"k")
+        ),
+    )
+)
+def test_any_bearer_value_is_a_401_never_a_500(token, resource_server):
+    with pytest.raises(Unauthorized):
+        resource_server.authenticate(token)
