@@ -136,3 +136,25 @@ def test_openapi_lists_whoami_and_its_principal_schema(app):
     with TestClient(app) as http:
         spec = http.get("/openapi.json").json()
     assert "/v2/whoami" in spec["paths"] and "Principal" in spec["components"]["schemas"]
+
+
+def test_built_app_is_ready_when_its_issuer_keys_are_known(tmp_path):
+    from twin.api.app import ApiSettings, build_app
+
+    app = build_app(ApiSettings(key_file=tmp_path / "keys.json"))
+    with TestClient(app) as http:
+        r = http.get("/readyz")
+    assert r.status_code == 200 and r.json()["checks"] == {"identity": True}
+
+
+def test_built_app_is_not_ready_while_an_external_issuer_is_unreachable(tmp_path):
+    from tests.redis_server import free_port
+    from twin.api.app import ApiSettings, build_app
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    app = build_app(ApiSettings(issuer=url, local_issuer=False, discovery_url=url + "/.well-known/x"))
+    with TestClient(app) as http:
+        r = http.get("/readyz")
+        discovery = http.get("/.well-known/openid-configuration")
+    assert r.status_code == 503 and "identity" in r.json()["detail"]
+    assert discovery.status_code == 404  # no local issuer served when another one is trusted

@@ -129,3 +129,12 @@ def test_mint_refuses_values_the_resource_server_would_refuse(issuer):
     with pytest.raises(IssuerError, match="entitlement"):
         issuer.mint(role="R", client_id="c", entitlements=["ok", "../etc"])
     assert issuer.config.audience == AUDIENCE
+
+
+def test_workers_racing_to_create_the_key_file_end_up_with_one_key(tmp_path):
+    path = tmp_path / "keys.json"
+    a, b = KeyStore(path), KeyStore(path)
+    a._create()
+    b._create()  # lost the race: keeps the winner's key
+    assert a.signing_key().kid == b.signing_key().kid
+    assert len(a.jwks()["keys"]) == 1 and [p.name for p in tmp_path.iterdir()] == ["keys.json"]

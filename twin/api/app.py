@@ -241,7 +241,9 @@ def build_app(settings: ApiSettings) -> FastAPI:
         readiness["redis"] = lambda: bool(client.ping())
     else:
         limiter = LocalLimiter(limits)
-    return create_app(ResourceServer(rs_config, source), limiter, issuer=issuer, readiness=readiness)
+    resource_server = ResourceServer(rs_config, source)
+    readiness["identity"] = resource_server.ready
+    return create_app(resource_server, limiter, issuer=issuer, readiness=readiness)
 
 
 def app_from_env() -> FastAPI:

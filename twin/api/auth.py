@@ -8,7 +8,8 @@ What is checked, in order, each failure a 401 with a reason: the token parses; i
 allowlist (RS256 only, which rejects `none` and the classic HS256-signed-with-the-public-key forgery
 before any key is touched); its `kid` is a published RSA signing key; the signature; `iss` equals the
 pinned issuer; `exp`, `nbf` and `iat` with a small leeway; the audience (`aud`, or `client_id` for
-Cognito access tokens, which carry no `aud`); the claims the principal needs.
+Cognito access tokens, which carry no `aud`); the claims the principal needs. Keys come only from the
+configured issuer: a token's own `jku`/`x5u`/`jwk` headers are never followed.
 """
 
 from __future__ import annotations
@@ -137,6 +138,14 @@ class ResourceServer:
             self._keys = keys
             self._fetched_at = now
             self.fetches += 1
+
+    def ready(self) -> bool:
+        """True when the issuer's keys are known (fetched now if they never were)."""
+        try:
+            self._refresh(force=False)
+        except ServiceUnavailable:
+            return False
+        return bool(self._keys)
 
     def _key(self, kid: str) -> Any:
         self._refresh(force=False)

@@ -75,7 +75,7 @@ class KeyStore:
 
     def _read(self) -> KeyFile:
         if not self.path.exists():
-            self._write(KeyFile(keys=(_new_key(self.clock),)))
+            self._create()
         mtime = self.path.stat().st_mtime
         if self._loaded is None or self._loaded[0] != mtime:
             try:
@@ -87,14 +87,29 @@ class KeyStore:
             self._loaded = (mtime, data)
         return self._loaded[1]
 
-    def _write(self, data: KeyFile) -> None:
+    def _tmp(self, data: KeyFile) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        # private keys: owner-only from the first byte, then an atomic rename
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # private keys: owner-only from the first byte; a name of its own so writers never interleave
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(data.model_dump_json(indent=2))
-        os.replace(tmp, self.path)
+        return tmp
+
+    def _create(self) -> None:
+        # several workers may start at once: the first link wins and every other one reads its key,
+        # so no worker signs with a key that another one's write has already replaced
+        tmp = self._tmp(KeyFile(keys=(_new_key(self.clock),)))
+        try:
+            os.link(tmp, self.path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        self._loaded = None
+
+    def _write(self, data: KeyFile) -> None:
+        os.replace(self._tmp(data), self.path)
         self._loaded = None
 
     def signing_key(self) -> SigningKey:

@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from twin.api.app import SETTINGS_ENV, ApiSettings
-        from twin.api.issuer import ClientsFile, IssuerError
+        from twin.api.issuer import ClientsFile, IssuerError, KeyStore
         from twin.api.ratelimit import RateLimitError, RateLimits
 
         _check_file(clients, "--clients")
@@ -67,6 +67,8 @@ def register(app: typer.Typer) -> None:
             fail("--workers > 1 needs --redis-url: without it every worker would grant the full quota")
         # load once here so a bad file is one clear error, not N workers failing to start
         try:
+            if discovery_url is None:  # made once, before the workers start and would race to make it
+                KeyStore(_key_file(key_file)).signing_key()
             if clients:
                 ClientsFile.load(clients)
             if rate_limits:
