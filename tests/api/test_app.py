@@ -158,3 +158,34 @@ def test_built_app_is_not_ready_while_an_external_issuer_is_unreachable(tmp_path
         discovery = http.get("/.well-known/openid-configuration")
     assert r.status_code == 503 and "identity" in r.json()["detail"]
     assert discovery.status_code == 404  # no local issuer served when another one is trusted
+
+
+def test_a_retired_route_warns_until_its_sunset_then_answers_410(resource_server, issuer):
+    from datetime import UTC, datetime
+
+    from twin.api.app import Retirement
+
+    clock = Clock()
+    clock.t = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
+    retirement = Retirement(
+        deprecated=datetime(2026, 1, 1, tzinfo=UTC), sunset=datetime(2026, 12, 31, tzinfo=UTC),
+        link="https://docs.twin.test/v3/whoami",
+    )  # fmt: skip
+    app = create_app(
+        resource_server, LocalLimiter(RateLimits()), retired={"/v2/whoami": retirement}, clock=clock
+    )
+    auth = {"Authorization": f"Bearer {issuer.mint(role='QUANT_ANALYST', client_id='acme')}"}
+    with TestClient(app) as http:
+        before = http.get("/v2/whoami", headers=auth)
+        other = http.get("/healthz")
+        clock.t = datetime(2027, 1, 1, tzinfo=UTC).timestamp()
+        after = http.get("/v2/whoami", headers=auth)
+        text = http.get("/metrics").text
+    assert 'twin_api_requests_total{method="GET",route="/v2/whoami",status="410"} 1.0' in text
+    assert before.status_code == 200
+    assert before.headers["Deprecation"] == f"@{int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())}"
+    assert before.headers["Sunset"] == "Thu, 31 Dec 2026 00:00:00 GMT"
+    assert before.headers["Link"] == '<https://docs.twin.test/v3/whoami>; rel="deprecation"'
+    assert "Deprecation" not in other.headers
+    assert after.status_code == 410 and after.json()["type"].endswith("/gone")
+    assert after.headers["content-type"] == "application/problem+json" and "Sunset" in after.headers

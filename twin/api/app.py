@@ -14,6 +14,8 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from twin.api.metrics import ApiMetrics
 from twin.api.problems import (
     PROBLEM_MEDIA_TYPE,
     ApiProblem,
+    Gone,
     InternalError,
     InvalidRequest,
     RateLimited,
@@ -104,10 +107,13 @@ def create_app(
     breakers: Iterable[CircuitBreaker] = (),
     caches: dict[str, Any] | None = None,
     readiness: dict[str, Callable[[], bool]] | None = None,
+    retired: dict[str, Retirement] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     breakers = list(breakers)
     metrics = ApiMetrics(breakers=breakers, caches=caches)
     checks = dict(readiness or {})
+    retirements = dict(retired or {})
     app = FastAPI(
         title="twin API",
         version="2",
@@ -137,6 +143,18 @@ def create_app(
         return problem_response(InternalError("an unexpected error occurred; it has been logged"), request)
 
     @app.middleware("http")
+    async def _sunset(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        # added before `_observe`, so inside it: a 410 is counted like any other answer.
+        # after its sunset a retired route answers 410 before any work (auth, limits, data) is done
+        for template, retirement in retirements.items():
+            if clock() >= retirement.sunset.timestamp() and _matches(app, request, template):
+                gone = Gone(f"{template} was retired on {retirement.sunset.date()}; see {retirement.link}")
+                response = problem_response(gone, request)
+                response.headers.update(retirement.headers())
+                return response
+        return await call_next(request)
+
+    @app.middleware("http")
     async def _observe(request: Request, call_next: Callable[[Request], Any]) -> Response:
         started = time.perf_counter()
         try:
@@ -148,6 +166,9 @@ def create_app(
         route = _route(request)
         metrics.latency.labels(route, request.method).observe(time.perf_counter() - started)
         metrics.requests.labels(route, request.method, str(response.status_code)).inc()
+        retirement = retirements.get(route)
+        if retirement is not None:
+            response.headers.update(retirement.headers())
         decision = getattr(request.state, "rate_limit", None)
         if decision is not None:
             response.headers.update(decision.headers())
@@ -206,6 +227,33 @@ def create_app(
     if issuer is not None:
         app.include_router(issuer_router(issuer))
     return app
+
+
+class Retirement(BaseModel):
+    """A route on its way out: `Deprecation` (RFC 9745) and `Sunset` (RFC 8594) headers, then 410."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    deprecated: datetime
+    sunset: datetime
+    link: str = Field(description="where the replacement is documented")
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Deprecation": f"@{int(self.deprecated.timestamp())}",
+            "Sunset": format_datetime(self.sunset.astimezone(UTC), usegmt=True),
+            "Link": f'<{self.link}>; rel="deprecation"',
+        }
+
+
+def _matches(app: FastAPI, request: Request, template: str) -> bool:
+    from starlette.routing import Match
+
+    for route in app.router.routes:
+        if getattr(route, "path", None) == template and route.matches(request.scope)[0] is Match.FULL:
+            request.scope["route"] = route  # so the metrics label the 410 with its route template
+            return True
+    return False
 
 
 def _route(request: Request) -> str:

@@ -74,6 +74,10 @@ class ServiceUnavailable(ApiProblem):
     status, slug, title = 503, "unavailable", "The service is temporarily unavailable"
 
 
+class Gone(ApiProblem):
+    status, slug, title = 410, "gone", "This API version has been retired"
+
+
 class InternalError(ApiProblem):
     status, slug, title = 500, "internal", "Internal error"
 
@@ -82,6 +86,7 @@ def problem_for_status(status: int, detail: str) -> ApiProblem:
     """The problem for an HTTP error raised by the framework itself (unknown route, wrong method)."""
     by_status: dict[int, type[ApiProblem]] = {
         400: InvalidRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 405: MethodNotAllowed,
+        410: Gone,
         422: InvalidRequest, 429: RateLimited, 503: ServiceUnavailable,
     }  # fmt: skip
     cls = by_status.get(status, InvalidRequest if 400 <= status < 500 else InternalError)
