@@ -72,6 +72,8 @@ class KeyStore:
         self.keep = keep
         self.clock = clock
         self._loaded: tuple[float, KeyFile] | None = None
+        # parsed keys by kid: loading a PEM runs RSA consistency checks (~0.1 s), once per key is enough
+        self._parsed: dict[str, Any] = {}
 
     def _read(self) -> KeyFile:
         if not self.path.exists():
@@ -121,10 +123,17 @@ class KeyStore:
         self._write(KeyFile(keys=(fresh, *current[: max(self.keep - 1, 0)])))
         return fresh
 
+    def private_key(self, key: SigningKey) -> Any:
+        parsed = self._parsed.get(key.kid)
+        if parsed is None:
+            parsed = serialization.load_pem_private_key(key.private_pem.encode(), password=None)
+            self._parsed[key.kid] = parsed
+        return parsed
+
     def jwks(self) -> dict[str, Any]:
         out = []
         for k in self._read().keys:
-            public = serialization.load_pem_private_key(k.private_pem.encode(), password=None).public_key()
+            public = self.private_key(k).public_key()
             jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))
             out.append({**jwk, "kid": k.kid, "use": "sig", "alg": "RS256"})
         return {"keys": out}
@@ -238,7 +247,7 @@ class LocalIssuer:
             claims["department"] = department
         claims.update(extra or {})
         key = self.keys.signing_key()
-        return jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid})
+        return jwt.encode(claims, self.keys.private_key(key), algorithm="RS256", headers={"kid": key.kid})
 
     def discovery(self) -> dict[str, Any]:
         base = self.config.issuer.rstrip("/")
