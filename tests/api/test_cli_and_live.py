@@ -67,6 +67,17 @@ def test_serve_names_a_bad_rate_limit_file(tmp_path):
     assert res.exit_code == 2 and "default.quota" in res.output
 
 
+def test_serve_names_a_port_that_is_taken():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = CliRunner().invoke(app, ["api", "serve", "--port", str(port)])
+    assert res.exit_code == 2 and f"127.0.0.1:{port}" in res.output and "--port" in res.output
+
+
 def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -29,6 +29,18 @@ def _check_file(path: Path | None, option: str) -> None:
         fail(f"{option} {path} is not a file")
 
 
+def _check_port(host: str, port: int) -> None:
+    """A taken port or an unknown address is one clear line, not uvicorn's log and exit 1."""
+    import socket
+
+    try:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port or --host")
+
+
 def register(app: typer.Typer) -> None:
     api = typer.Typer(help="The SaaS API tier: serve it, rotate its issuer's keys.", no_args_is_help=True)
     app.add_typer(api, name="api")
@@ -81,6 +93,7 @@ def register(app: typer.Typer) -> None:
             clients_file=clients.resolve() if clients else None,
             rate_limits_file=rate_limits.resolve() if rate_limits else None, redis_url=redis_url,
         )  # fmt: skip
+        _check_port(host, port)
         os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump(mode="json"))
         uvicorn.run(
             "twin.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
