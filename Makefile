@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo   - install, then run twin's main job (a SimPy scenario on DuckDB; SLA + cost summary)"
-	@echo "make test   - install everything the tests need (Python deps, Kafka jars, kcat), then pytest"
+	@echo "make test   - install everything the tests need (Python deps, Kafka jars, kcat, redis-server), then pytest"
 	@echo "make lint   - ruff"
 	@echo "make bench  - run the benchmarks behind BENCHMARKS.md"
 
@@ -27,11 +27,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the live tests use: kcat (a real third-party Kafka client), and Java 17 + Maven for the
+# Debian packages the live tests use: kcat (a real third-party Kafka client), redis-server (the API's
+# shared rate limits and cache), and Java 17 + Maven for the
 # Kafka broker and its jars. Only what is missing is installed.
 system-deps:
 	@missing=""; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
 	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
 	if [ -n "$$missing" ]; then \
