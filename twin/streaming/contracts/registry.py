@@ -98,7 +98,6 @@ class SchemaStore:
         # subject -> version -> record; dicts keep insertion (= version) order
         self._subjects: dict[str, dict[int, RegisteredVersion]] = {}
         self._ids: dict[str, int] = {}  # canonical schema -> global id
-        self._next_version: dict[str, int] = {}
         self._levels: dict[str, str] = {}
         self._modes: dict[str, str] = {}
         self._global_level = DEFAULT_LEVEL
@@ -118,7 +117,6 @@ class SchemaStore:
         self._global_mode = meta.get("global_mode", DEFAULT_MODE)
         self._levels = dict(meta.get("levels", {}))
         self._modes = dict(meta.get("modes", {}))
-        self._next_version = {k: int(v) for k, v in meta.get("next_version", {}).items()}
         known: dict[str, dict[str, Any]] = meta.get("versions", {})
         assigned = False
         for subject_dir in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -142,7 +140,6 @@ class SchemaStore:
                 )
             if records:
                 self._subjects[subject] = records
-                self._next_version[subject] = max(self._next_version.get(subject, 1), max(records) + 1)
         if assigned:
             self._save_meta()
 
@@ -156,7 +153,6 @@ class SchemaStore:
             "global_mode": self._global_mode,
             "levels": self._levels,
             "modes": self._modes,
-            "next_version": self._next_version,
             "versions": {
                 s: {str(v): {"id": r.id, "deleted": r.deleted} for v, r in records.items()}
                 for s, records in self._subjects.items()
@@ -265,7 +261,9 @@ class SchemaStore:
             problems = self.problems(subject, schema, level=level)
             if problems:
                 raise IncompatibleSchema(subject, problems, level)
-            version = self._next_version.get(subject, 1)
+            # after the highest version, soft-deleted ones included; a permanent delete frees its number,
+            # as in Confluent
+            version = max(records, default=0) + 1
             schema_id = self._ids.setdefault(key, self._new_id())
             record = RegisteredVersion(subject=subject, version=version, id=schema_id, schema_=schema)
             if self.root is not None:
@@ -273,7 +271,6 @@ class SchemaStore:
                 folder.mkdir(parents=True, exist_ok=True)
                 _write(folder / f"v{version}.json", json.dumps(schema, indent=2, sort_keys=True))
             self._subjects.setdefault(subject, {})[version] = record
-            self._next_version[subject] = version + 1
             self._save_meta()
             return record
 

@@ -275,12 +275,8 @@ class RegistryApi:
         return self._compatibility(q, self.store.problems(subject, schema, version=record.version))
 
     def _compatible_all(self, q: dict[str, list[str]], body: Any, subject: str) -> Response:
-        schema = parse_schema(body)
-        level = self.store.level(subject)
-        # "against all versions": the transitive form of the subject's level
-        if level != "NONE" and not level.endswith("_TRANSITIVE"):
-            level += "_TRANSITIVE"
-        return self._compatibility(q, self.store.problems(subject, schema, level=level))
+        # as in Confluent: the subject's level decides (latest version, or every one for _TRANSITIVE)
+        return self._compatibility(q, self.store.problems(subject, parse_schema(body)))
 
     # -- config and mode -----------------------------------------------------------------------------
     def _get_config(self, q: dict[str, list[str]], _b: Any, subject: str) -> Response:
