@@ -10,6 +10,7 @@ from twin.cli import (
     demo_cmd,
     fixtures_cmd,
     governance_cmd,
+    serve_cmd,
     sim_cmd,
     streaming_cmd,
     warehouse_cmd,
@@ -44,6 +45,7 @@ for module in (
     streaming_cmd,
     sim_cmd,
     bench_cmd,
+    serve_cmd,
 ):
     module.register(app)
 

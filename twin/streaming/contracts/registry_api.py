@@ -357,7 +357,10 @@ class RegistryServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> RegistryServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="schema-registry", daemon=True)
+        # a short poll interval: stop() returns promptly (shutdown waits for the loop to notice)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, args=(0.05,), name="schema-registry", daemon=True
+        )
         self._thread.start()
         return self
 
