@@ -16,6 +16,7 @@ Errors carry Confluent's `error_code` (40401 subject not found …), which the H
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -75,6 +76,11 @@ def canonical(schema: dict[str, Any]) -> str:
     return json.dumps(schema, sort_keys=True, separators=(",", ":"))
 
 
+def fingerprint(schema: dict[str, Any]) -> str:
+    """What the id table is keyed by: a digest, so the table stays small however big the schemas."""
+    return hashlib.sha256(canonical(schema).encode()).hexdigest()
+
+
 def check_subject(subject: str) -> str:
     if not _SUBJECT.fullmatch(subject):
         raise RegistryError(
@@ -97,7 +103,7 @@ class SchemaStore:
         self.root = Path(root) if root is not None else None
         # subject -> version -> record; dicts keep insertion (= version) order
         self._subjects: dict[str, dict[int, RegisteredVersion]] = {}
-        self._ids: dict[str, int] = {}  # canonical schema -> global id
+        self._ids: dict[str, int] = {}  # fingerprint -> global id
         self._levels: dict[str, str] = {}
         self._modes: dict[str, str] = {}
         self._global_level = DEFAULT_LEVEL
@@ -127,7 +133,7 @@ class SchemaStore:
                 version = int(f.stem[1:])
                 schema = json.loads(f.read_text())
                 info = known.get(subject, {}).get(str(version), {})
-                key = canonical(schema)
+                key = fingerprint(schema)
                 if key not in self._ids:  # a version written before ids were kept: number it now
                     self._ids[key] = self._new_id()
                     assigned = True
@@ -158,7 +164,7 @@ class SchemaStore:
                 for s, records in self._subjects.items()
             },
         }
-        _write(self.root / META_FILE, json.dumps(meta, indent=1, sort_keys=True))
+        _write(self.root / META_FILE, json.dumps(meta, sort_keys=True, separators=(",", ":")))
 
     def _new_id(self) -> int:
         return max(self._ids.values(), default=0) + 1
@@ -264,7 +270,7 @@ class SchemaStore:
             # after the highest version, soft-deleted ones included; a permanent delete frees its number,
             # as in Confluent
             version = max(records, default=0) + 1
-            schema_id = self._ids.setdefault(key, self._new_id())
+            schema_id = self._ids.setdefault(fingerprint(schema), self._new_id())
             record = RegisteredVersion(subject=subject, version=version, id=schema_id, schema_=schema)
             if self.root is not None:
                 folder = self.root / subject
