@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -108,6 +109,15 @@ def test_an_incompatible_schema_is_refused_with_confluents_409(registry) -> None
         (Schema(json.dumps({"$ref": "http://elsewhere/x.json"}), "JSON"), "only local $ref"),
         (Schema(json.dumps({"$ref": "#/$defs/missing"}), "JSON"), "Invalid schema"),
         (Schema('{"type": "record", "name": "x", "fields": []}', "AVRO"), "JSON schemas only"),
+        (
+            Schema(
+                json.dumps(
+                    {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}
+                ),
+                "JSON",
+            ),
+            "circular",
+        ),
     ],
 )
 def test_an_invalid_schema_is_refused_with_42201(registry, body: Schema, fragment: str) -> None:
@@ -321,3 +331,25 @@ def test_wire_shapes_content_type_and_malformed_requests(tmp_path: Path) -> None
 def test_the_server_binds_loopback_only() -> None:
     with RegistryServer(SchemaStore()) as server:
         assert server.httpd.server_address[0] == "127.0.0.1"
+
+
+def test_concurrent_writers_and_readers_never_see_a_backend_error(tmp_path: Path) -> None:
+    api = RegistryApi(SchemaStore(tmp_path))
+    statuses: list[int] = []
+
+    def work(n: int) -> None:
+        for i in range(15):
+            schema = obj({"id": {"type": "string"}, f"f{n}_{i}": {"type": "integer"}})
+            body = json.dumps({"schemaType": "JSON", "schema": json.dumps(schema)}).encode()
+            statuses.append(api.handle("POST", f"/subjects/s{n}-{i}/versions", "", body)[0])
+            statuses.append(api.handle("GET", "/subjects", "", None)[0])
+            statuses.append(api.handle("GET", "/schemas/ids/1/versions", "", None)[0])
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(statuses) == {200}
+    ids = [api.store.version(s).id for s in api.store.subjects()]
+    assert sorted(ids) == list(range(1, 91))  # one fresh id per distinct schema, none lost or shared

@@ -17,8 +17,16 @@ Schema = dict[str, Any]
 _SUBTYPES = {"integer": {"integer"}, "number": {"number", "integer"}}
 
 
+# More $ref hops than any real schema chains; a cycle (`a` -> `b` -> `a`) would otherwise loop forever.
+_MAX_REF_HOPS = 64
+
+
 def _resolve(node: Schema, root: Schema) -> Schema:
+    hops = 0
     while "$ref" in node:
+        hops += 1
+        if hops > _MAX_REF_HOPS:
+            raise ValueError(f"$ref chain longer than {_MAX_REF_HOPS} hops (circular?): {node['$ref']}")
         ref = node["$ref"]
         if not ref.startswith("#/"):
             raise ValueError(f"only local $ref is supported: {ref}")

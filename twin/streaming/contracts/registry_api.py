@@ -118,6 +118,7 @@ class RegistryApi:
 
     def __init__(self, store: SchemaStore) -> None:
         self.store = store
+        self._lock = threading.Lock()
         s = r"([^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r""), lambda q, b: (200, {})),
@@ -165,7 +166,9 @@ class RegistryApi:
     def handle(self, method: str, path: str, query: str = "", body: bytes | None = None) -> Response:
         """(HTTP status, JSON-able payload) for one request; never raises."""
         try:
-            return self._dispatch(method, path, query, body)
+            # one request at a time: the store's readers iterate dicts its writers change
+            with self._lock:
+                return self._dispatch(method, path, query, body)
         except RegistryError as e:
             return (409 if e.code == 409 else e.code // 100), {"error_code": e.code, "message": str(e)}
         except Exception as e:  # a bug in twin: still Confluent's 500 shape, never a stack trace on the wire
