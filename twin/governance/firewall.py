@@ -41,6 +41,7 @@ _FORBIDDEN_NODES = tuple(
     if hasattr(exp, n)
 )  # fmt: skip
 _ALLOWED_ROOTS = (exp.Select, exp.SetOperation, exp.Subquery)
+_TABLE_PARTS = frozenset({"this", "db", "catalog", "alias", "joins", "laterals", "pivots", "sample", "hints"})
 PRIVATE = frozenset({"bronze", "silver", "governance", "information_schema", "pg_catalog"})
 
 
@@ -305,6 +306,12 @@ def _check(sql: str, catalog: Catalog, dialect: str = "duckdb") -> Checked:
         if not isinstance(t.this, exp.Identifier):
             name = t.this.sql_name() if isinstance(t.this, exp.Func) else type(t.this).__name__
             raise QueryDenied(f"table function {name}() is not allowed")
+        # An allowlist of a table reference's parts: anything else (time travel AT/BEFORE, CHANGES,
+        # FOR VERSION AS OF, PARTITION …) would be dropped by the rewrite below and answered silently
+        # from current data, so it is refused by name.
+        extra = sorted(k for k, v in t.args.items() if v and k not in _TABLE_PARTS)
+        if extra:
+            raise QueryDenied(f"{t.name}: {extra[0].upper()} on a table reference is not supported")
         resolved = _resolve(t, catalog)
         if resolved == QUERY_HISTORY:
             history = True

@@ -131,9 +131,17 @@ def _parse_call(name: str, dialect: str = "duckdb") -> exp.Expression | None:
 
 @cache
 def allowed_classes(dialect: str = "duckdb") -> frozenset[type]:
-    """Typed function classes trusted: those an allowed name parses to in `dialect`, plus plain syntax."""
-    out: set[type] = set(_SYNTAX)
-    for name in ALLOWED | (SNOWFLAKE_ONLY if dialect == "snowflake" else frozenset()):
+    """Typed function classes trusted: those an allowed name parses to, plus plain syntax.
+
+    For Snowflake's dialect, the DuckDB set plus what the allowed and Snowflake-only names parse to in
+    it: a class's DuckDB SQL does not depend on the dialect it was read in (Snowflake's parser reads
+    `TO_VARCHAR('2024-01-02'::DATE, 'yyyy')` straight into DuckDB's strftime class).
+    """
+    if dialect == "duckdb":
+        names, out = ALLOWED, set(_SYNTAX)
+    else:
+        names, out = ALLOWED | SNOWFLAKE_ONLY, set(allowed_classes("duckdb"))
+    for name in names:
         tree = _parse_call(name, dialect)
         if tree is None:
             continue

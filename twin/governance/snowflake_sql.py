@@ -9,6 +9,7 @@ of fakesnow's one-transform-per-feature:
 - `to_char_format`: TO_VARCHAR/TO_CHAR with a date format. sqlglot drops the format (it warns and casts),
   which would answer `2024-01-02` for `TO_CHAR(d, 'DD/MM/YYYY')`; it becomes STRFTIME with the format
   translated. A numeric format model (`'999.99'`) has no DuckDB equivalent and is refused by name.
+- `values_columns`: `FROM VALUES (1), (2)` has columns COLUMN1, COLUMN2 … (DuckDB calls them col0 …).
 - `context_column`: `SELECT CURRENT_ROLE()` names its column `CURRENT_ROLE()`, as Snowflake does, not
   after the session-variable read the firewall puts in its place.
 """
@@ -40,10 +41,23 @@ def to_char_format(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def values_columns(tree: exp.Expression) -> exp.Expression:
+    """`FROM VALUES (1), (2)` names its columns COLUMN1, COLUMN2 … in Snowflake (DuckDB: col0 …)."""
+    for node in list(tree.find_all(exp.Values)):
+        alias = node.args.get("alias")
+        if not isinstance(node.parent, (exp.From, exp.Join)) or (alias is not None and alias.columns):
+            continue
+        width = len(node.expressions[0].expressions) if node.expressions else 0
+        columns = [exp.to_identifier(f"COLUMN{i}") for i in range(1, width + 1)]
+        name = alias.this if alias is not None else exp.to_identifier("VALUES")
+        node.set("alias", exp.TableAlias(this=name, columns=columns))
+    return tree
+
+
 def context_column(node: exp.Expression) -> str:
     """The column name Snowflake gives a context function selected without an alias."""
     return node.sql(dialect="snowflake")
 
 
 def transform(tree: exp.Expression) -> exp.Expression:
-    return to_char_format(tree)
+    return values_columns(to_char_format(tree))
