@@ -250,7 +250,7 @@ def test_an_unexpected_error_is_audited_too(
 ) -> None:
     import twin.governance.session as session_mod
 
-    def broken(sql: str, catalog: object) -> None:
+    def broken(sql: str, catalog: object, *_: object) -> None:
         raise RuntimeError("firewall bug")
 
     monkeypatch.setattr(session_mod, "check", broken)

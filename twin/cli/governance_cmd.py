@@ -22,6 +22,11 @@ from twin.config import paths
 console = Console()
 
 
+class SqlDialect(StrEnum):
+    snowflake = "snowflake"
+    duckdb = "duckdb"
+
+
 class OutFormat(StrEnum):
     table = "table"
     json = "json"
@@ -94,6 +99,9 @@ def register(app: typer.Typer) -> None:
         db: Path | None = typer.Option(
             None, "--db", help="Warehouse file (default: TWIN_HOME/warehouse.duckdb)."
         ),
+        dialect: SqlDialect = typer.Option(
+            SqlDialect.snowflake, "--dialect", help="SQL dialect of the query: snowflake or duckdb."
+        ),
     ) -> None:
         """Run one query through a secure session: policies apply, the firewall checks it, it is audited."""
         from twin.governance.errors import GovernanceError, QueryDenied, WarehouseLocked
@@ -124,7 +132,7 @@ def register(app: typer.Typer) -> None:
                 # This connection only serves this query: lock its DuckDB instance down first.
                 harden(con, limits)
                 uncap = cap_process_memory(limits.memory_mb)
-                result = session.query(query)
+                result = session.query(query, dialect=dialect.value)
         except QueryDenied as e:
             error = (f"denied: {e.reason}", 3)
         except WarehouseLocked as e:

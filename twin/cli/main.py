@@ -11,6 +11,7 @@ from twin.cli import (
     demo_cmd,
     fixtures_cmd,
     governance_cmd,
+    serve_cmd,
     sim_cmd,
     streaming_cmd,
     warehouse_cmd,
@@ -46,6 +47,7 @@ for module in (
     sim_cmd,
     bench_cmd,
     api_cmd,
+    serve_cmd,
 ):
     module.register(app)
 

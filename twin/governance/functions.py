@@ -71,6 +71,15 @@ cume_dist dense_rank first_value lag last_value lead nth_value ntile percent_ran
 _CONTEXT = "current_role current_user invoker_role is_role_in_session"
 
 ALLOWED: frozenset[str] = frozenset((_SCALAR + _AGGREGATE + _WINDOW + _CONTEXT).split())
+# Snowflake spellings a query in Snowflake's dialect may use on top: sqlglot reads each into a typed
+# node whose DuckDB SQL is built from allowed functions or plain syntax (IFF → CASE, DIV0 → CASE,
+# DATEADD → `+ INTERVAL`, TO_VARCHAR → CAST or STRFTIME), which the every-DuckDB-function test checks.
+_SNOWFLAKE = """
+iff zeroifnull div0 to_varchar to_char to_date to_number to_decimal to_numeric dateadd timestampadd
+timestampdiff
+"""
+SNOWFLAKE_ONLY: frozenset[str] = frozenset(_SNOWFLAKE.split())
+DIALECTS = ("duckdb", "snowflake")
 
 # Syntax that sqlglot models as a function but a user writes without a function name: AND, OR, EXISTS,
 # CAST(x AS t), CASE, EXTRACT(part FROM d), list, struct and map literals, `a || b`, `@>`, COLLATE.
@@ -109,23 +118,31 @@ SAFE_TYPES: frozenset[exp.DataType.Type] = frozenset(
 )  # fmt: skip
 
 
-def _parse_call(name: str) -> exp.Expression | None:
+def _parse_call(name: str, dialect: str = "duckdb") -> exp.Expression | None:
     """`SELECT name(a, …)` with the fewest arguments sqlglot accepts, or None."""
     for n in range(4):
         args = ", ".join(f"a{i}" for i in range(n))
         try:
-            return sqlglot.parse_one(f"SELECT {name}({args})", read="duckdb")
+            return sqlglot.parse_one(f"SELECT {name}({args})", read=dialect)
         except (ParseError, TokenError, ValueError):
             continue
     return None
 
 
 @cache
-def allowed_classes() -> frozenset[type]:
-    """Typed function classes trusted: those an allowed name parses to, plus plain syntax."""
-    out: set[type] = set(_SYNTAX)
-    for name in ALLOWED:
-        tree = _parse_call(name)
+def allowed_classes(dialect: str = "duckdb") -> frozenset[type]:
+    """Typed function classes trusted: those an allowed name parses to, plus plain syntax.
+
+    For Snowflake's dialect, the DuckDB set plus what the allowed and Snowflake-only names parse to in
+    it: a class's DuckDB SQL does not depend on the dialect it was read in (Snowflake's parser reads
+    `TO_VARCHAR('2024-01-02'::DATE, 'yyyy')` straight into DuckDB's strftime class).
+    """
+    if dialect == "duckdb":
+        names, out = ALLOWED, set(_SYNTAX)
+    else:
+        names, out = ALLOWED | SNOWFLAKE_ONLY, set(allowed_classes("duckdb"))
+    for name in names:
+        tree = _parse_call(name, dialect)
         if tree is None:
             continue
         for node in tree.find_all(exp.Func):
@@ -149,12 +166,15 @@ def func_name(node: exp.Func) -> str:
     return m.group(1).lower() if m else node.sql_name().lower()
 
 
-def denied_function(node: exp.Func) -> str | None:
-    """The function's name when the allowlist does not trust it, else None."""
+def denied_function(node: exp.Func, dialect: str = "duckdb") -> str | None:
+    """The function's name when the allowlist does not trust it, else None.
+
+    An untyped call runs in DuckDB as written, so it is judged by its DuckDB name in either dialect.
+    """
     if isinstance(node, exp.Anonymous):
         name = str(node.name)
         return None if name.lower() in ALLOWED else name
-    return None if type(node) in allowed_classes() else func_name(node)
+    return None if type(node) in allowed_classes(dialect) else func_name(node)
 
 
 # Functions whose output size is set by an argument, not by the rows: `repeat('x', 3e9)` is one 3 GB

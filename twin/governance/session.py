@@ -366,23 +366,26 @@ class SecureSession:
             self._set_context()
             self._install(self._gov)
 
-    def query(self, sql: str, params: list[Any] | None = None) -> QueryResult:
+    def query(self, sql: str, params: list[Any] | None = None, dialect: str = "duckdb") -> QueryResult:
+        """Run one query read in `dialect` (duckdb or snowflake) under the session's policies."""
         if self._closed:
             raise GovernanceError("session is closed")
         start = time.perf_counter()
         self._refresh()
         try:
-            checked = self._checked.get(sql)
+            # the same text can mean different things in the two dialects: cached apart
+            key = sql if dialect == "duckdb" else f"{dialect}\0{sql}"
+            checked = self._checked.get(key)
             if checked is None:
                 try:
-                    checked = check(sql, self._catalog)
+                    checked = check(sql, self._catalog, dialect)
                 except QueryDenied as first:
                     if not first.unknown_table:
                         raise
                     # Maybe loaded since the catalog was read (twin warehouse load): reload once, recheck.
                     self._install(_governance(self._root, self._cur, force=True))
-                    checked = check(sql, self._catalog)
-                _remember(self._checked, sql, checked)
+                    checked = check(sql, self._catalog, dialect)
+                _remember(self._checked, key, checked)
             if checked.query_history:
                 if HISTORY_ROLE not in self.active_roles:
                     raise QueryDenied(f"query_history is readable by {HISTORY_ROLE} only")

@@ -17,8 +17,16 @@ Schema = dict[str, Any]
 _SUBTYPES = {"integer": {"integer"}, "number": {"number", "integer"}}
 
 
+# More $ref hops than any real schema chains; a cycle (`a` -> `b` -> `a`) would otherwise loop forever.
+_MAX_REF_HOPS = 64
+
+
 def _resolve(node: Schema, root: Schema) -> Schema:
+    hops = 0
     while "$ref" in node:
+        hops += 1
+        if hops > _MAX_REF_HOPS:
+            raise ValueError(f"$ref chain longer than {_MAX_REF_HOPS} hops (circular?): {node['$ref']}")
         ref = node["$ref"]
         if not ref.startswith("#/"):
             raise ValueError(f"only local $ref is supported: {ref}")
@@ -134,3 +142,29 @@ def backward_problems(old: Schema, new: Schema) -> list[str]:
 
 def is_backward_compatible(old: Schema, new: Schema) -> bool:
     return not backward_problems(old, new)
+
+
+# Confluent's compatibility levels. FORWARD is BACKWARD with the roles swapped (readers of the OLD schema
+# must read data written with the NEW one); FULL is both; _TRANSITIVE checks every earlier version, not
+# just the latest; NONE checks nothing.
+LEVELS = (
+    "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE",
+)  # fmt: skip
+DEFAULT_LEVEL = "BACKWARD"
+
+
+def level_problems(level: str, history: list[tuple[int, Schema]], candidate: Schema) -> list[str]:
+    """Why `candidate` may not follow `history` (oldest first, as (version, schema)) under `level`."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown compatibility level {level!r}; choose from {', '.join(LEVELS)}")
+    if level == "NONE" or not history:
+        return []
+    against = history if level.endswith("_TRANSITIVE") else history[-1:]
+    base = level.removesuffix("_TRANSITIVE")
+    problems: list[str] = []
+    for version, old in against:
+        if base in ("BACKWARD", "FULL"):
+            problems.extend(f"version {version}, BACKWARD: {p}" for p in backward_problems(old, candidate))
+        if base in ("FORWARD", "FULL"):
+            problems.extend(f"version {version}, FORWARD: {p}" for p in backward_problems(candidate, old))
+    return problems
