@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from twin.cli import (
+    adx_cmd,
     bench_cmd,
     broker_cmd,
     demo_cmd,
@@ -44,6 +45,7 @@ for module in (
     streaming_cmd,
     sim_cmd,
     bench_cmd,
+    adx_cmd,
 ):
     module.register(app)
 

@@ -45,6 +45,7 @@ __all__ = [
     "AwsEndpointState",
     "MotoObjectStore",
     "SubscriberAccount",
+    "default_state_dir",
     "endpoint_status",
     "start_aws_endpoint",
     "stop_aws_endpoint",
@@ -274,6 +275,13 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def default_state_dir() -> Path:
+    """`$TWIN_HOME/aws`: where `twin stubs up` keeps the endpoint's state, trail and Data Exchange files."""
+    from twin.config import paths
+
+    return paths().home / "aws"
 
 
 def endpoint_status(state_dir: Path) -> AwsEndpointState | None:
