@@ -26,7 +26,10 @@ _names = itertools.count()
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEndpoint]:
     config = AwsEndpointConfig(
         state_dir=tmp_path_factory.mktemp("aws"),
-        subscribers=[SubscriberAccount(account_id=ALICE, name="CLI001"), SubscriberAccount(account_id=BOB, name="CLI002")],
+        subscribers=[
+            SubscriberAccount(account_id=ALICE, name="CLI001"),
+            SubscriberAccount(account_id=BOB, name="CLI002"),
+        ],
     )
     with AwsEndpoint(config, business_clock=lambda: AS_OF) as ep:
         yield ep
@@ -36,7 +39,9 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEndpoint]:
 def client(endpoint: AwsEndpoint) -> Callable[..., Any]:
     import boto3
 
-    def make(service: str, account: str | None = None, *, secret: str | None = None, key: str | None = None) -> Any:
+    def make(
+        service: str, account: str | None = None, *, secret: str | None = None, key: str | None = None
+    ) -> Any:
         state = endpoint.state()
         cred = state.credential_for(account or state.provider_account)
         return boto3.client(

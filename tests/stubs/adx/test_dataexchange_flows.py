@@ -22,7 +22,10 @@ def test_provider_publishes_a_revision_imported_from_s3_and_grants_it(client):
     rev = dx.get_revision(DataSetId=made["data_set"], RevisionId=made["revision"])
     assets = dx.list_revision_assets(DataSetId=made["data_set"], RevisionId=made["revision"])["Assets"]
     grant = dx.create_data_grant(
-        Name="esg-for-alice", GrantDistributionScope="NONE", ReceiverPrincipal=ALICE, SourceDataSetId=made["data_set"]
+        Name="esg-for-alice",
+        GrantDistributionScope="NONE",
+        ReceiverPrincipal=ALICE,
+        SourceDataSetId=made["data_set"],
     )
 
     assert rev["Finalized"] is True
@@ -40,9 +43,14 @@ def test_import_job_of_a_missing_object_ends_in_error_with_the_reason(client):
     made = published_data_set(client, finalize=False)
     job = dx.create_job(
         Type="IMPORT_ASSETS_FROM_S3",
-        Details={"ImportAssetsFromS3": {"AssetSources": [{"Bucket": made["bucket"], "Key": "nope.parquet"}],
-                                        "DataSetId": made["data_set"], "RevisionId": made["revision"]}},
-    )  # fmt: skip
+        Details={
+            "ImportAssetsFromS3": {
+                "AssetSources": [{"Bucket": made["bucket"], "Key": "nope.parquet"}],
+                "DataSetId": made["data_set"],
+                "RevisionId": made["revision"],
+            }
+        },
+    )
     dx.start_job(JobId=job["Id"])
     got = dx.get_job(JobId=job["Id"])
     assert got["State"] == "ERROR"
@@ -57,7 +65,9 @@ def test_subscriber_lists_accepts_and_then_sees_the_entitled_data_set(client):
     )
     alice = client("dataexchange", ALICE)
 
-    pending = alice.list_received_data_grants(AcceptanceState=["PENDING_RECEIVER_ACCEPTANCE"])["DataGrantSummaries"]
+    pending = alice.list_received_data_grants(AcceptanceState=["PENDING_RECEIVER_ACCEPTANCE"])[
+        "DataGrantSummaries"
+    ]
     before = {d["Id"] for d in alice.list_data_sets(Origin="ENTITLED")["DataSets"]}
     accepted = alice.accept_data_grant(DataGrantArn=grant["Arn"])
     entitled = alice.list_data_sets(Origin="ENTITLED")["DataSets"]
@@ -79,8 +89,9 @@ def test_an_entitled_subscriber_sees_finalized_revisions_only_and_cannot_write(c
     dx = client("dataexchange")
     made = published_data_set(client)
     draft = dx.create_revision(DataSetId=made["data_set"], Comment="not yet")
-    grant = dx.create_data_grant(Name="g", GrantDistributionScope="NONE", ReceiverPrincipal=ALICE,
-                                 SourceDataSetId=made["data_set"])  # fmt: skip
+    grant = dx.create_data_grant(
+        Name="g", GrantDistributionScope="NONE", ReceiverPrincipal=ALICE, SourceDataSetId=made["data_set"]
+    )
     alice = client("dataexchange", ALICE)
     alice.accept_data_grant(DataGrantArn=grant["Arn"])
 
@@ -97,8 +108,12 @@ def test_an_entitled_subscriber_sees_finalized_revisions_only_and_cannot_write(c
 def test_each_account_sees_only_its_own_and_received_grants(client):
     provider = client("dataexchange")
     made = published_data_set(client)
-    grant = provider.create_data_grant(Name="alice-only", GrantDistributionScope="NONE", ReceiverPrincipal=ALICE,
-                                       SourceDataSetId=made["data_set"])  # fmt: skip
+    grant = provider.create_data_grant(
+        Name="alice-only",
+        GrantDistributionScope="NONE",
+        ReceiverPrincipal=ALICE,
+        SourceDataSetId=made["data_set"],
+    )
     bob = client("dataexchange", BOB)
 
     assert grant["Id"] not in {g["Id"] for g in bob.list_received_data_grants()["DataGrantSummaries"]}
@@ -111,23 +126,26 @@ def test_each_account_sees_only_its_own_and_received_grants(client):
         lambda: bob.delete_data_grant(DataGrantId=grant["Id"]),
         lambda: bob.get_data_set(DataSetId=made["data_set"]),
         lambda: bob.get_job(JobId=made["job"]),
-        lambda: client("dataexchange", ALICE).get_data_grant(DataGrantId=grant["Id"]),  # the receiver is not the sender
+        lambda: client("dataexchange", ALICE).get_data_grant(
+            DataGrantId=grant["Id"]
+        ),  # the receiver is not the sender
     ):
         with pytest.raises(ClientError) as e:
             call()
         assert _code(e) == "ResourceNotFoundException"
     # The provider received nothing, and the grant is still pending for Alice.
     assert provider.list_received_data_grants()["DataGrantSummaries"] == []
-    assert client("dataexchange", ALICE).get_received_data_grant(DataGrantArn=grant["Arn"])["AcceptanceState"] == (
-        "PENDING_RECEIVER_ACCEPTANCE"
-    )
+    assert client("dataexchange", ALICE).get_received_data_grant(DataGrantArn=grant["Arn"])[
+        "AcceptanceState"
+    ] == ("PENDING_RECEIVER_ACCEPTANCE")
 
 
 def test_deleting_a_grant_revokes_the_entitlement(client):
     provider = client("dataexchange")
     made = published_data_set(client)
-    grant = provider.create_data_grant(Name="g", GrantDistributionScope="NONE", ReceiverPrincipal=BOB,
-                                       SourceDataSetId=made["data_set"])  # fmt: skip
+    grant = provider.create_data_grant(
+        Name="g", GrantDistributionScope="NONE", ReceiverPrincipal=BOB, SourceDataSetId=made["data_set"]
+    )
     bob = client("dataexchange", BOB)
     bob.accept_data_grant(DataGrantArn=grant["Arn"])
     assert made["data_set"] in {d["Id"] for d in bob.list_data_sets(Origin="ENTITLED")["DataSets"]}
@@ -158,13 +176,24 @@ def test_errors_carry_the_model_status_error_type_and_request_id(client):
 
     made = published_data_set(client)
     with pytest.raises(ClientError) as self_grant:
-        dx.create_data_grant(Name="g", GrantDistributionScope="NONE", ReceiverPrincipal=dx.get_data_set(
-            DataSetId=made["data_set"])["Arn"].split(":")[4], SourceDataSetId=made["data_set"])  # fmt: skip
+        dx.create_data_grant(
+            Name="g",
+            GrantDistributionScope="NONE",
+            ReceiverPrincipal=dx.get_data_set(DataSetId=made["data_set"])["Arn"].split(":")[4],
+            SourceDataSetId=made["data_set"],
+        )
     assert _code(self_grant) == "ValidationException"
     with pytest.raises(ClientError) as finalized:
-        dx.create_job(Type="IMPORT_ASSETS_FROM_S3", Details={"ImportAssetsFromS3": {
-            "AssetSources": [{"Bucket": made["bucket"], "Key": "esg/fund_nav.parquet"}],
-            "DataSetId": made["data_set"], "RevisionId": made["revision"]}})  # fmt: skip
+        dx.create_job(
+            Type="IMPORT_ASSETS_FROM_S3",
+            Details={
+                "ImportAssetsFromS3": {
+                    "AssetSources": [{"Bucket": made["bucket"], "Key": "esg/fund_nav.parquet"}],
+                    "DataSetId": made["data_set"],
+                    "RevisionId": made["revision"],
+                }
+            },
+        )
     assert _code(finalized) == "ConflictException"
 
 
@@ -181,5 +210,7 @@ def test_list_operations_page_with_next_token(client):
         if not token:
             break
     assert len(seen) == len(set(seen)) >= 3
-    paginated = [d["Id"] for p in dx.get_paginator("list_data_sets").paginate(Origin="OWNED") for d in p["DataSets"]]
+    paginated = [
+        d["Id"] for p in dx.get_paginator("list_data_sets").paginate(Origin="OWNED") for d in p["DataSets"]
+    ]
     assert paginated == seen

@@ -44,8 +44,11 @@ def test_yesterdays_nav_passes_before_the_strike_and_fails_after_it(tmp_path):
 
 def test_nulls_in_key_columns_fail_naming_the_column(tmp_path):
     t = pa.table({"department": ["A", None], "asset_class": ["eq", "fi"], "aum": [1.0, 2.0]})
-    report = run_gates([_write(tmp_path / "aum.parquet", t, keys=["department", "asset_class"])], [],
-                       as_of=datetime(2026, 10, 30, 18))  # fmt: skip
+    report = run_gates(
+        [_write(tmp_path / "aum.parquet", t, keys=["department", "asset_class"])],
+        [],
+        as_of=datetime(2026, 10, 30, 18),
+    )
     assert _failed(report) == {"key_nulls"}
     assert "department: 1 null(s)" in report.summary()
 
@@ -54,7 +57,10 @@ def test_dropping_or_retyping_a_column_is_drift_adding_one_is_not(tmp_path):
     (tmp_path / "old").mkdir()
     (tmp_path / "new").mkdir()
     old = _write(tmp_path / "old" / "fund_nav.parquet", _nav(date(2026, 10, 30)))
-    added = _write(tmp_path / "new" / "fund_nav.parquet", _nav(date(2026, 10, 30)).append_column("aum", pa.array([5.0, 6.0])))
+    added = _write(
+        tmp_path / "new" / "fund_nav.parquet",
+        _nav(date(2026, 10, 30)).append_column("aum", pa.array([5.0, 6.0])),
+    )
     as_of = datetime(2026, 10, 30, 18)
     assert run_gates([added], [old], as_of=as_of).passed
 

@@ -16,12 +16,18 @@ from botocore.exceptions import ClientError
 from tests.stubs.adx.conftest import ALICE, unique
 from twin.stubs.aws.sigv4 import AwsCredential, CredentialStore, SignatureError, verify_request
 
-KNOWN = AwsCredential(access_key_id="AKIAEXAMPLE0000001", secret_access_key="s3cret", account_id=ALICE, name="t")
+KNOWN = AwsCredential(
+    access_key_id="AKIAEXAMPLE0000001", secret_access_key="s3cret", account_id=ALICE, name="t"
+)
 
 
 def _signed(secret: str = "s3cret", key: str = KNOWN.access_key_id, body: bytes = b"{}") -> AWSRequest:
-    req = AWSRequest(method="POST", url="http://127.0.0.1:9/v1/data-sets?b=2&a=1", data=body,
-                     headers={"Content-Type": "application/json"})  # fmt: skip
+    req = AWSRequest(
+        method="POST",
+        url="http://127.0.0.1:9/v1/data-sets?b=2&a=1",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
     SigV4Auth(Credentials(key, secret), "dataexchange", "us-east-1").add_auth(req)
     return req
 
@@ -29,13 +35,24 @@ def _signed(secret: str = "s3cret", key: str = KNOWN.access_key_id, body: bytes 
 def _verify(req: AWSRequest, body: bytes | None = None, **kw):
     headers = {k.lower(): v for k, v in req.headers.items()}
     headers.setdefault("host", "127.0.0.1:9")
-    return verify_request(CredentialStore([KNOWN]), method=req.method, raw_path="/v1/data-sets", raw_query="b=2&a=1",
-                          headers=headers, body=req.body if body is None else body, **kw)  # fmt: skip
+    return verify_request(
+        CredentialStore([KNOWN]),
+        method=req.method,
+        raw_path="/v1/data-sets",
+        raw_query="b=2&a=1",
+        headers=headers,
+        body=req.body if body is None else body,
+        **kw,
+    )
 
 
 def test_a_botocore_signature_verifies_and_names_the_account_and_service():
     signed = _verify(_signed())
-    assert (signed.credential.account_id, signed.service, signed.region) == (ALICE, "dataexchange", "us-east-1")
+    assert (signed.credential.account_id, signed.service, signed.region) == (
+        ALICE,
+        "dataexchange",
+        "us-east-1",
+    )
 
 
 @pytest.mark.parametrize(
@@ -63,8 +80,10 @@ def test_boto3_with_a_wrong_secret_or_an_unknown_key_gets_403_and_reaches_no_ser
     from twin.stubs.aws.trail import query_trail
 
     queue = unique("never-created")
-    for kwargs, code in (({"secret": "not-the-secret"}, "SignatureDoesNotMatch"),
-                         ({"key": "AKIAUNKNOWNKEY000001"}, "UnrecognizedClientException")):  # fmt: skip
+    for kwargs, code in (
+        ({"secret": "not-the-secret"}, "SignatureDoesNotMatch"),
+        ({"key": "AKIAUNKNOWNKEY000001"}, "UnrecognizedClientException"),
+    ):
         with pytest.raises(ClientError) as dx_err:
             client("dataexchange", ALICE, **kwargs).list_data_sets()
         assert dx_err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

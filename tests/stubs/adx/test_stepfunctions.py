@@ -45,8 +45,11 @@ def _run(sf, arn: str, payload: dict) -> dict:
 def test_an_aws_sdk_dataexchange_task_creates_the_grant_the_subscriber_then_receives(client, endpoint):
     made = published_data_set(client)
     sf = client("stepfunctions")
-    sm = sf.create_state_machine(name=unique("grant"), definition=json.dumps(DEFINITION),
-                                 roleArn="arn:aws:iam::123456789012:role/entitlements")  # fmt: skip
+    sm = sf.create_state_machine(
+        name=unique("grant"),
+        definition=json.dumps(DEFINITION),
+        roleArn="arn:aws:iam::123456789012:role/entitlements",
+    )
     name = unique("sfn-grant")
 
     done = _run(sf, sm["stateMachineArn"], {"name": name, "account": BOB, "data_set": made["data_set"]})
@@ -62,8 +65,11 @@ def test_an_aws_sdk_dataexchange_task_creates_the_grant_the_subscriber_then_rece
 
 def test_a_failing_dataexchange_task_fails_the_execution_with_the_service_error(client):
     sf = client("stepfunctions")
-    sm = sf.create_state_machine(name=unique("grant"), definition=json.dumps(DEFINITION),
-                                 roleArn="arn:aws:iam::123456789012:role/entitlements")  # fmt: skip
+    sm = sf.create_state_machine(
+        name=unique("grant"),
+        definition=json.dumps(DEFINITION),
+        roleArn="arn:aws:iam::123456789012:role/entitlements",
+    )
 
     done = _run(sf, sm["stateMachineArn"], {"name": "x", "account": BOB, "data_set": "f" * 32})
 

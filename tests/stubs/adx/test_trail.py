@@ -39,5 +39,7 @@ def test_the_trail_verifies_and_an_edit_breaks_it(client, endpoint, tmp_path):
     copy.write_bytes(b"\n".join(lines) + b"\n")
     from twin.governance.audit_digest import AuditPaths
 
-    paths = AuditPaths.for_log(copy, key_dir=endpoint.audit.paths.key_dir, digest_dir=endpoint.audit.paths.digest_dir)
+    paths = AuditPaths.for_log(
+        copy, key_dir=endpoint.audit.paths.key_dir, digest_dir=endpoint.audit.paths.digest_dir
+    )
     assert not verify_log(paths).ok

@@ -18,7 +18,7 @@ them first to print the full report. Both call `run_gates`, so they cannot disag
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -101,22 +101,29 @@ def _schema_of(path: Path) -> dict[str, str]:
     return {f.name: str(f.type) for f in pq.read_schema(path)}
 
 
-def _asset_name(path: Path) -> str:
-    return path.stem
+Assets = Mapping[str, Path] | Sequence[Path]
 
 
-def run_gates(assets: Sequence[Path], previous: Sequence[Path], *, as_of: datetime) -> GateReport:
-    """Check a revision's Parquet files (`previous`: the last finalized revision's, or empty)."""
+def _named(assets: Assets) -> dict[str, Path]:
+    """Table name → file; a bare list of files is named by their stems."""
+    if isinstance(assets, Mapping):
+        return dict(assets)
+    return {p.stem: p for p in assets}
+
+
+def run_gates(assets: Assets, previous: Assets, *, as_of: datetime) -> GateReport:
+    """Check a revision's Parquet files (`previous`: the last finalized revision's, or empty), each
+    given as table name → file (or a list of files named `<table>.parquet`)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    assets, previous = _named(assets), _named(previous)
     checks: list[GateCheck] = []
     if not assets:
         checks.append(GateCheck(gate="assets", passed=False, detail="the revision has no assets to publish"))
     want_nav = expected_nav_date(as_of)
     saw_nav = False
-    for path in assets:
-        name = _asset_name(path)
+    for name, path in sorted(assets.items()):
         schema = pq.read_schema(path)
         columns = set(schema.names)
         if "nav_date" in columns:
@@ -178,15 +185,14 @@ def run_gates(assets: Sequence[Path], previous: Sequence[Path], *, as_of: dateti
     return GateReport(as_of=as_of, checks=checks)
 
 
-def _drift(assets: Sequence[Path], previous: Sequence[Path]) -> list[GateCheck]:
+def _drift(assets: dict[str, Path], previous: dict[str, Path]) -> list[GateCheck]:
     if not previous:
         return [
             GateCheck(gate="schema_drift", passed=True, detail="first finalized revision: nothing to compare")
         ]
-    now = {_asset_name(p): _schema_of(p) for p in assets}
+    now = {name: _schema_of(p) for name, p in assets.items()}
     out: list[GateCheck] = []
-    for p in previous:
-        name = _asset_name(p)
+    for name, p in sorted(previous.items()):
         before = _schema_of(p)
         after = now.get(name)
         if after is None:

@@ -357,11 +357,19 @@ class DataExchangeBackend:
             self._put("revisions", new)
             return new
 
+    def _files(self, revision_id: str) -> dict[str, Path]:
+        """The revision's assets as table name (the S3 key's file stem) → stored file."""
+        return {
+            Path(a.name).stem: self.asset_path(a)
+            for a in self._s.assets.values()
+            if a.revision_id == revision_id
+        }
+
     def gate_report(self, rev: Revision) -> GateReport:
-        assets = [self.asset_path(a) for a in self._s.assets.values() if a.revision_id == rev.id]
         prev = self.last_finalized(rev.data_set_id, before=rev.id)
-        previous = [self.asset_path(a) for a in self._s.assets.values() if prev and a.revision_id == prev.id]
-        return run_gates(sorted(assets), sorted(previous), as_of=self._business_clock())
+        return run_gates(
+            self._files(rev.id), self._files(prev.id) if prev else {}, as_of=self._business_clock()
+        )
 
     # -- jobs ----------------------------------------------------------------------------------------
     def create_job(self, account: str, *, job_type: str, details: dict[str, Any]) -> Job:
