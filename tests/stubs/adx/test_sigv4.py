@@ -106,3 +106,26 @@ def test_an_unsigned_request_is_refused(endpoint):
     assert e.value.headers["x-amzn-ErrorType"] == "MissingAuthenticationToken"
     assert e.value.headers["x-amzn-RequestId"]
     assert hashlib.sha256(e.value.read()).hexdigest()  # a body, not an empty reply
+
+
+@pytest.mark.live
+def test_motos_control_plane_needs_the_providers_signature(endpoint):
+    req = urllib.request.Request(f"{endpoint.url}/moto-api/reset", method="POST", data=b"")
+    with pytest.raises(urllib.error.HTTPError) as unsigned:
+        urllib.request.urlopen(req, timeout=10)
+    assert unsigned.value.code == 403
+
+    alice = endpoint.state().credential_for(ALICE)
+    signed = AWSRequest(method="POST", url=f"{endpoint.url}/moto-api/reset", data=b"")
+    SigV4Auth(Credentials(alice.access_key_id, alice.secret_access_key), "moto-api", "us-east-1").add_auth(
+        signed
+    )
+    as_alice = urllib.request.Request(
+        signed.url, method="POST", data=b"", headers=dict(signed.headers.items())
+    )
+    with pytest.raises(urllib.error.HTTPError) as subscriber:
+        urllib.request.urlopen(as_alice, timeout=10)
+    assert subscriber.value.code == 403
+    assert subscriber.value.headers["x-amzn-ErrorType"] == "AccessDeniedException"
+
+    assert endpoint.moto_api("config", {"stepfunctions": {"execute_state_machine": True}}) is not None

@@ -5,8 +5,9 @@ A request is routed by its SigV4 credential scope, the way AWS's own front door 
 goes to twin's Data Exchange service (no emulator has one), everything else to moto's WSGI app in the
 same process. Before either sees it, the signature is verified against the known local keys; an
 unsigned, unknown-key or wrong-secret request is answered 403 here and never reaches a service.
-moto's own control plane (`/moto-api/…`: reset, config) is unsigned by design and reachable only on
-the loopback address the endpoint binds.
+moto's own control plane (`/moto-api/…`: reset, config, state) is unsigned in moto; here it needs a
+signature from a key of an admin account (the provider's), like any other call, so a subscriber's key
+or an unsigned local request cannot reset or reconfigure the emulator.
 
 Each call appends one `aws_call` record (who: account, key and principal name; what: service,
 operation, method, path; when; request id; outcome and error code) to a hash-chained `AuditLog` of its
@@ -57,7 +58,7 @@ def _raw_path(environ: dict[str, Any]) -> str:
     return quote(environ.get("PATH_INFO", "/"))
 
 
-def _operation(service: str, method: str, path: str, headers: dict[str, str], query: str, body: bytes) -> str:
+def _operation(method: str, path: str, headers: dict[str, str], query: str, body: bytes) -> str:
     """A CloudTrail-style event name: from X-Amz-Target (json protocols), Action (query), else the route."""
     target = headers.get("x-amz-target")
     if target:
@@ -79,16 +80,17 @@ class AwsRouter:
         adx: DataExchangeBackend,
         credentials: CredentialStore,
         audit: AuditLog | None = None,
+        *,
+        admin_accounts: frozenset[str] = frozenset(),
     ) -> None:
         self.moto_app = moto_app
         self.adx = adx
         self.credentials = credentials
         self.audit = audit
+        self.admin_accounts = admin_accounts
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = _raw_path(environ)
-        if path.startswith("/moto-api"):
-            return self.moto_app(environ, start_response)
         request_id = str(uuid.uuid4())
         method = environ.get("REQUEST_METHOD", "GET")
         query = environ.get("QUERY_STRING", "")
@@ -115,7 +117,12 @@ class AwsRouter:
         except SignatureError as e:
             service = _scope_service(headers.get("authorization", ""))
             return self._refuse(start_response, service, request_id, method, path, headers, e)
-        operation = _operation(signed.service, method, path, headers, query, body)
+        if path.startswith("/moto-api") and signed.credential.account_id not in self.admin_accounts:
+            e = SignatureError(
+                "AccessDeniedException", "moto's control plane needs a key of the provider account"
+            )
+            return self._refuse(start_response, signed.service, request_id, method, path, headers, e)
+        operation = _operation(method, path, headers, query, body)
         if signed.service == "dataexchange":
             resp = adx_handle(
                 self.adx,

@@ -219,7 +219,13 @@ class AwsEndpoint:
         from werkzeug.serving import make_server
 
         moto_app = DomainDispatcherApplication(create_backend_app)
-        router = AwsRouter(moto_app, self.adx, CredentialStore(self.credentials), self.audit)
+        router = AwsRouter(
+            moto_app,
+            self.adx,
+            CredentialStore(self.credentials),
+            self.audit,
+            admin_accounts=frozenset({PROVIDER_ACCOUNT}),
+        )
         self._server = make_server(
             self.config.host, self.config.port, router, threaded=True, request_handler=_quiet_handler()
         )
@@ -228,15 +234,30 @@ class AwsEndpoint:
         self._thread = threading.Thread(target=self._server.serve_forever, name="aws-endpoint", daemon=True)
         self._thread.start()
         if self.config.execute_state_machines:
-            req = urllib.request.Request(
-                f"{self.url}/moto-api/config",
-                method="POST",
-                data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
-                headers={"Content-Type": "application/json"},
-            )
-            with urllib.request.urlopen(req, timeout=10) as r:
-                r.read()
+            self.moto_api("config", {"stepfunctions": {"execute_state_machine": True}})
         return self
+
+    def moto_api(self, action: str, payload: dict[str, Any] | None = None) -> bytes:
+        """POST to moto's control plane (`config`, `reset`, …), signed with the provider's key."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        cred = next(c for c in self.credentials if c.name == "provider")
+        req = AWSRequest(
+            method="POST",
+            url=f"{self.url}/moto-api/{action}",
+            data=json.dumps(payload or {}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        SigV4Auth(
+            Credentials(cred.access_key_id, cred.secret_access_key), "moto-api", self.config.region
+        ).add_auth(req)
+        http = urllib.request.Request(
+            req.url, method="POST", data=req.body, headers=dict(req.headers.items())
+        )
+        with urllib.request.urlopen(http, timeout=10) as r:
+            return bytes(r.read())
 
     def state(self) -> AwsEndpointState:
         return AwsEndpointState(
