@@ -163,7 +163,7 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(50, "--limit", min=1, help="The newest N matching calls."),
         fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
     ) -> None:
-        """Every AWS call through the endpoint (CloudTrail-like; verify it with `twin audit verify --log`)."""
+        """Every AWS call through the endpoint, CloudTrail-like (`twin audit verify` checks its chain)."""
         from twin.stubs.aws.server import default_state_dir
         from twin.stubs.aws.trail import query_trail
 

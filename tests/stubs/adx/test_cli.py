@@ -100,3 +100,25 @@ def test_commands_without_a_running_endpoint_fail_clearly(tmp_path):
     )
     assert out.exit_code == 2 and "twin stubs up" in out.output
     assert stop_aws_endpoint(tmp_path) is False
+
+
+def test_the_trail_verifies_with_twin_audit_verify(running):
+    _client(running, "sqs").list_queues()
+    log = running.state_dir / "cloudtrail.jsonl"
+    out = CliRunner().invoke(
+        app,
+        [
+            "audit",
+            "verify",
+            "--log",
+            str(log),
+            "--digests",
+            f"{log}.digests",
+            "--keys",
+            str(running.state_dir / "keys"),
+            "--format",
+            "json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["ok"] is True

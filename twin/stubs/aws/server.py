@@ -11,6 +11,11 @@ endpoint's port in the serving process: moto's interpreter then calls services w
 `localhost:$MOTO_PORT`, i.e. through this router, so `aws-sdk:dataexchange:*` tasks reach twin's Data
 Exchange. The interpreter signs with the fixed key `ak`/`sk`; the endpoint knows that key as the
 provider account's state-machine role (`stepfunctions-interpreter` in the trail).
+
+Measured on a shared 2-core machine (one-off runs, noisy): start with imports 4-6 s; a Data Exchange
+GetDataSet through the router 2-4 ms p50; SQS GetQueueAttributes 4-18 ms p50 through the router and
+4-9 ms straight to a ThreadedMotoServer, i.e. the SigV4 check and the audit append are lost in moto's
+own variance; an `aws-sdk:dataexchange:createDataGrant` execution completes in well under a second.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Reading the endpoint's CloudTrail-like trail: the `aws_call` records of its hash-chained audit log.
 
 Reading needs no key and takes no lock (the log is append-only, one JSON record per line); checking
-that nobody edited it is `twin audit verify --log <state>/cloudtrail.jsonl`, as for the warehouse log.
+that nobody edited it is `twin audit verify --log <state>/cloudtrail.jsonl --digests
+<state>/cloudtrail.jsonl.digests --keys <state>/keys`, as for the warehouse log.
 """
 
 from __future__ import annotations
