@@ -15,7 +15,8 @@ provider account's state-machine role (`stepfunctions-interpreter` in the trail)
 Measured on a shared 2-core machine (one-off runs, noisy): start with imports 4-6 s; a Data Exchange
 GetDataSet through the router 2-4 ms p50; SQS GetQueueAttributes 4-18 ms p50 through the router and
 4-9 ms straight to a ThreadedMotoServer, i.e. the SigV4 check and the audit append are lost in moto's
-own variance; an `aws-sdk:dataexchange:createDataGrant` execution completes in well under a second.
+own variance. A one-state `aws-sdk:dataexchange:createDataGrant` execution, start to SUCCEEDED as seen
+by polling DescribeExecution: 35-153 ms over 12 runs.
 """
 
 from __future__ import annotations
