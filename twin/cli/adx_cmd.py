@@ -66,7 +66,9 @@ def register(app: typer.Typer) -> None:
         ),
         state_dir: Path = typer.Option(None, "--state-dir", help=STATE_HELP),
         as_of: str = typer.Option(
-            None, "--as-of", help="Business time the gates check NAV freshness at (ISO; default: now)."
+            None,
+            "--as-of",
+            help="Business time for the NAV freshness gate (ISO; default: the endpoint's business now).",
         ),
         fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
     ) -> None:
@@ -76,11 +78,12 @@ def register(app: typer.Typer) -> None:
         from twin.stubs.adx.publish import publish_products
 
         try:
-            when = datetime.fromisoformat(as_of) if as_of else datetime.now()
+            when = datetime.fromisoformat(as_of) if as_of else None
         except ValueError:
             fail(f"--as-of {as_of!r} is not an ISO date-time (e.g. 2026-10-30T17:30)")
         db_path = database(db or paths().database)
         state = _endpoint(state_dir)
+        when = when or state.business_now()
         import duckdb
 
         con = duckdb.connect(str(db_path), read_only=True)

@@ -90,9 +90,13 @@ def test_an_expired_grant_no_longer_entitles(tmp_path):
     assert b.list_data_sets(ALICE, "ENTITLED") == []
 
 
-def test_subscriber_accounts_come_from_the_fixtures_institutional_clients(tmp_path):
+def test_subscriber_accounts_come_from_the_fixtures_institutional_clients(tmp_path, monkeypatch):
+    from twin.fixtures.calendar import WINDOW_END
     from twin.fixtures.store import write_entity
-    from twin.stubs.aws.server import subscribers_from_fixtures
+    from twin.stubs.aws.server import default_config, subscribers_from_fixtures
+
+    monkeypatch.setenv("TWIN_HOME", str(tmp_path))
+    assert default_config().subscribers == []  # no fixtures yet: provider only
 
     frame = pl.DataFrame(
         {
@@ -104,12 +108,16 @@ def test_subscriber_accounts_come_from_the_fixtures_institutional_clients(tmp_pa
             "region": ["EMEA"] * 4,
         }
     )
-    write_entity(tmp_path, "institutional_clients", frame)
+    (tmp_path / "fixtures").mkdir()
+    write_entity(tmp_path / "fixtures", "institutional_clients", frame)
 
-    got = subscribers_from_fixtures(tmp_path, count=3)
+    got = subscribers_from_fixtures(tmp_path / "fixtures", count=3)
+    config = default_config()
 
     assert [(s.account_id, s.name) for s in got] == [
         ("111111111111", "CLI001"),
         ("222222222222", "CLI002"),
         ("333333333333", "CLI003"),
     ]
+    assert config.subscribers == got
+    assert config.state_dir == tmp_path / "aws" and config.business_date == WINDOW_END

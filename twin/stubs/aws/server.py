@@ -51,6 +51,7 @@ __all__ = [
     "AwsEndpointState",
     "MotoObjectStore",
     "SubscriberAccount",
+    "default_config",
     "default_state_dir",
     "endpoint_status",
     "start_aws_endpoint",
@@ -101,6 +102,12 @@ class AwsEndpointState(BaseModel):
     started_at: datetime
     provider_account: str
     credentials: list[AwsCredential]
+    business_date: date | None = None
+
+    def business_now(self) -> datetime:
+        """The gates' "now": the business day at the wall clock's time of day (the service's own clock)."""
+        now = datetime.now()
+        return datetime.combine(self.business_date, now.time()) if self.business_date else now
 
     def credential_for(self, account_id: str) -> AwsCredential:
         for c in self.credentials:
@@ -277,6 +284,7 @@ class AwsEndpoint:
             started_at=datetime.now(UTC),
             provider_account=PROVIDER_ACCOUNT,
             credentials=self.credentials,
+            business_date=self.config.business_date,
         )
 
     def stop(self) -> None:
@@ -368,6 +376,25 @@ def stop_aws_endpoint(state_dir: Path, grace_s: float = 10.0) -> bool:
     stopped = stop_pid(state.pid, _MARKER, grace_s)
     (Path(state_dir) / STATE_FILE).unlink(missing_ok=True)
     return stopped
+
+
+def default_config(
+    state_dir: Path | None = None, *, subscribers: int = 3, port: int = 0
+) -> AwsEndpointConfig:
+    """The endpoint `twin stubs up` starts: under $TWIN_HOME/aws, subscriber accounts from the fixtures'
+    first institutional clients (none when there are no fixtures yet), and the fixtures' last business
+    day as the gates' business day, since the data ends there and NAV freshness is judged against it."""
+    from twin.config import paths
+    from twin.fixtures.calendar import WINDOW_END
+    from twin.fixtures.errors import FixtureError
+
+    try:
+        accounts = subscribers_from_fixtures(paths().fixtures, subscribers)
+    except FixtureError:
+        accounts = []
+    return AwsEndpointConfig(
+        state_dir=state_dir or default_state_dir(), port=port, subscribers=accounts, business_date=WINDOW_END
+    )
 
 
 def subscribers_from_fixtures(fixtures_dir: Path, count: int = 3) -> list[SubscriberAccount]:
