@@ -139,7 +139,7 @@ def register(app: typer.Typer) -> None:
         except duckdb.Error as e:
             names = ", ".join(f"{t.schema_name}.{t.table}" for t in tables) or "none (no accepted grant)"
             fail(
-                f"account {account} cannot run this query: {str(e).splitlines()[0]}. "
+                f"account {account} cannot run this query: {str(e).splitlines()[0].rstrip('.')}. "
                 f"Entitled tables: {names}",
                 1,
             )

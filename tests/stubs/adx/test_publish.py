@@ -23,7 +23,10 @@ def _gold(latest: date = date(2026, 10, 30)) -> duckdb.DuckDBPyConnection:
         t(fund_id, ticker, fund_name, asset_class, currency, nav_date, nav, aum)""")
     con.execute(f"""CREATE TABLE gold.fund_performance AS SELECT * FROM (VALUES
         ('F001', DATE '{latest}', 0.004, 0.02)) t(fund_id, nav_date, daily_return, ytd_return)""")
-    con.execute("CREATE TABLE gold.risk_metrics AS SELECT 'F001' AS fund_id, 0.031 AS var_95")
+    # As in gold: fund rows and customer rows (internal; customer ids read as account numbers).
+    con.execute("""CREATE TABLE gold.risk_metrics AS SELECT * FROM (VALUES
+        ('fund:F001', 'fund', 'F001', 0.031), ('customer:CUS00000001', 'customer', 'CUS00000001', 0.02))
+        t(risk_id, entity_type, entity_id, var_95)""")
     con.execute("""CREATE TABLE gold.aum_by_department_asset_class AS SELECT * FROM (VALUES
         ('Wealth', 'equity', 5e6, 10), ('Retail', 'fixed_income', 2e6, 4))
         t(department, asset_class, aum, customers)""")
@@ -50,6 +53,8 @@ def test_the_four_products_publish_as_finalized_revisions(client, tmp_path):
     dx = client("dataexchange")
     hfb = next(r for r in results if r.product_id == "DP-HFB")
     assets = dx.list_revision_assets(DataSetId=hfb.data_set_id, RevisionId=hfb.revision_id)["Assets"]
+    risk = tmp_path / "DP-HFB" / "last" / "risk_metrics.parquet"
+    assert duckdb.sql(f"SELECT entity_type, count(*) FROM '{risk}' GROUP BY ALL").fetchall() == [("fund", 1)]
     assert sorted(a["Name"] for a in assets) == [
         "fund_nav.parquet",
         "fund_performance.parquet",

@@ -23,15 +23,19 @@ from pydantic import BaseModel, ConfigDict
 
 from twin.stubs.adx.gates import KEY_COLUMNS_META, PII_COLUMNS_META, GateReport, run_gates
 
-__all__ = ["KEY_COLUMNS", "ProductSpec", "PublishResult", "products", "publish_products"]
+__all__ = ["KEY_COLUMNS", "ROW_FILTERS", "ProductSpec", "PublishResult", "products", "publish_products"]
 
 # Key columns of the gold tables the products carry (the gates refuse nulls in them).
 KEY_COLUMNS: dict[str, list[str]] = {
     "fund_nav": ["fund_id", "nav_date"],
     "fund_performance": ["fund_id", "nav_date"],
-    "risk_metrics": ["fund_id"],
+    "risk_metrics": ["risk_id", "entity_id"],
     "aum_by_department_asset_class": ["department", "asset_class"],
 }
+# Rows of a gold table a product carries. The products are about funds: gold.risk_metrics also holds
+# each customer's VaR (entity_type 'customer', keyed by customer id), which is internal and which the
+# PII gate rightly refuses (customer ids read as account numbers).
+ROW_FILTERS: dict[str, str] = {"risk_metrics": "entity_type = 'fund'"}
 DEFAULT_BUCKET = "twin-data-products"
 
 
@@ -86,10 +90,12 @@ def governed_columns(con: Any, table: str) -> list[str]:
 
 
 def export_table(con: Any, schema: str, table: str, path: Path) -> Path:
-    """Write `schema.table` as Parquet, with the gates' metadata (key columns, governed PII columns)."""
+    """Write `schema.table` (the product's rows of it) as Parquet, with the gates' metadata (key columns,
+    governed PII columns)."""
     import pyarrow.parquet as pq
 
-    arrow = con.sql(f'SELECT * FROM "{schema}"."{table}"').to_arrow_table()
+    where = f" WHERE {ROW_FILTERS[table]}" if table in ROW_FILTERS else ""
+    arrow = con.sql(f'SELECT * FROM "{schema}"."{table}"{where}').to_arrow_table()
     meta = dict(arrow.schema.metadata or {})
     meta[KEY_COLUMNS_META] = json.dumps(KEY_COLUMNS.get(table, [])).encode()
     meta[PII_COLUMNS_META] = json.dumps(governed_columns(con, f"{schema}.{table}")).encode()
