@@ -214,3 +214,85 @@ def test_list_operations_page_with_next_token(client):
         d["Id"] for p in dx.get_paginator("list_data_sets").paginate(Origin="OWNED") for d in p["DataSets"]
     ]
     assert paginated == seen
+
+
+def _raw(endpoint, method: str, path: str, body: object) -> tuple[int, dict[str, str], dict]:
+    """A correctly signed request with any JSON body (botocore would refuse to serialize these)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    cred = endpoint.state().credential_for(endpoint.state().provider_account)
+    req = AWSRequest(
+        method=method,
+        url=f"{endpoint.url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    SigV4Auth(Credentials(cred.access_key_id, cred.secret_access_key), "dataexchange", "us-east-1").add_auth(
+        req
+    )
+    http = urllib.request.Request(req.url, method=method, data=req.body, headers=dict(req.headers.items()))
+    try:
+        with urllib.request.urlopen(http, timeout=10) as r:
+            return r.status, dict(r.headers), json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), json.loads(e.read() or b"{}")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/data-sets", {"AssetType": "S3_SNAPSHOT", "Name": 7, "Description": "d"}),
+        (
+            "POST",
+            "/v1/data-sets",
+            {"AssetType": "S3_SNAPSHOT", "Name": "n", "Description": "d", "Tags": {"a": 1}},
+        ),
+        ("POST", "/v1/data-sets", ["not", "an", "object"]),
+        ("POST", "/v1/jobs", {"Type": "IMPORT_ASSETS_FROM_S3", "Details": "not-a-structure"}),
+        (
+            "POST",
+            "/v1/jobs",
+            {
+                "Type": "IMPORT_ASSETS_FROM_S3",
+                "Details": {
+                    "ImportAssetsFromS3": {"AssetSources": ["x"], "DataSetId": "d", "RevisionId": "r"}
+                },
+            },
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            {
+                "Type": "EXPORT_ASSETS_TO_S3",
+                "Details": {
+                    "ExportAssetsToS3": {
+                        "AssetDestinations": [{"AssetId": 1, "Bucket": "b"}],
+                        "DataSetId": "d",
+                        "RevisionId": "r",
+                    }
+                },
+            },
+        ),
+        ("PATCH", "/v1/data-sets/d/revisions/r", {"Finalized": "yes"}),
+        (
+            "POST",
+            "/v1/data-grants",
+            {
+                "Name": "g",
+                "GrantDistributionScope": "EVERYONE",
+                "ReceiverPrincipal": "1" * 12,
+                "SourceDataSetId": "d",
+            },
+        ),
+    ],
+)
+def test_malformed_input_is_a_validation_error_not_a_server_error(endpoint, method, path, body):
+    status, headers, doc = _raw(endpoint, method, path, body)
+    assert (status, headers["x-amzn-ErrorType"]) == (400, "ValidationException"), doc
+    assert doc["Message"]

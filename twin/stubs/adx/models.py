@@ -130,6 +130,22 @@ class _Snapshot(_State):
     grants: dict[str, DataGrant] = Field(default_factory=dict)
 
 
+# The string members each kind of job entry needs (`Key` of an export destination may be omitted).
+_ENTRY_FIELDS = {"AssetSources": ("Bucket", "Key"), "AssetDestinations": ("AssetId", "Bucket")}
+
+
+def _check_entries(body: dict[str, Any], field: str) -> None:
+    entries = body.get(field)
+    if not isinstance(entries, list) or not entries:
+        raise AdxError("ValidationException", f"{field} must be a non-empty list")
+    for i, entry in enumerate(entries):
+        need = _ENTRY_FIELDS[field]
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k] for k in need):
+            raise AdxError("ValidationException", f"{field}[{i}] needs string {' and '.join(need)}")
+        if "Key" in entry and not isinstance(entry["Key"], str):
+            raise AdxError("ValidationException", f"{field}[{i}].Key must be a string")
+
+
 def _id() -> str:
     return secrets.token_hex(16)
 
@@ -383,6 +399,7 @@ class DataExchangeBackend:
         )
         if not isinstance(body, dict) or not body.get("DataSetId") or not body.get("RevisionId"):
             raise AdxError("ValidationException", f"Details for {job_type} need DataSetId and RevisionId")
+        _check_entries(body, "AssetSources" if job_type == "IMPORT_ASSETS_FROM_S3" else "AssetDestinations")
         with self._lock:
             if job_type == "IMPORT_ASSETS_FROM_S3":
                 rev = self._revision(account, body["DataSetId"], body["RevisionId"], owner_only=True)

@@ -256,6 +256,20 @@ def _params(op: str, labels: dict[str, str], query: dict[str, list[str]], body: 
                 params[name] = values if member.type_name == "list" else values[-1]
         elif where is None and name in doc:
             params[name] = doc[name]
+    for name, value in params.items():
+        kind = shape.members[name].type_name
+        want = _TYPES.get(kind)
+        # Query-string and URI values arrive as strings; booleans, numbers, maps and lists come from JSON.
+        if (
+            want is not None
+            and not isinstance(value, want)
+            and not (kind in _NUMERIC and isinstance(value, str))
+        ):
+            raise AdxError(
+                "ValidationException", f"{op}: {name} must be a {kind}, not {type(value).__name__}"
+            )
+        if isinstance(value, dict) and kind in ("map", "structure"):
+            _check_strings(op, name, value, shape.members[name])
     missing = [m for m in shape.required_members if params.get(m) in (None, "")]
     if missing:
         raise AdxError("ValidationException", f"{op}: missing required parameter(s) {', '.join(missing)}")
@@ -270,6 +284,28 @@ def _params(op: str, labels: dict[str, str], query: dict[str, list[str]], body: 
                 "ValidationException", f"{op}: {name} must be one of {', '.join(allowed)}, not {value!r}"
             )
     return params
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "boolean": bool,
+    "integer": (int, str),
+    "long": (int, str),
+    "double": (int, float, str),
+    "timestamp": (str, int, float),
+    "map": dict,
+    "structure": dict,
+    "list": list,
+}
+_NUMERIC = frozenset({"integer", "long", "double"})
+
+
+def _check_strings(op: str, name: str, value: dict[str, Any], shape: Any) -> None:
+    """Tags (a map of strings) must hold strings: the state stores them as such."""
+    if shape.type_name == "map" and getattr(shape.value, "type_name", None) == "string":
+        bad = [k for k, v in value.items() if not isinstance(v, str)]
+        if bad:
+            raise AdxError("ValidationException", f"{op}: {name} values must be strings ({', '.join(bad)})")
 
 
 def handle(
@@ -295,11 +331,19 @@ def handle(
         data = b"" if doc is None else json.dumps(doc).encode()
         return AdxResponse(status=status, operation=op, body=data, headers=headers)
     except AdxError as e:
-        shape = service_model().shape_for(e.code)
-        status = int(shape.metadata["error"]["httpStatusCode"])
-        err = _clean({"Message": e.message, "ResourceId": e.resource_id, "ResourceType": e.resource_type})
-        err = {k: v for k, v in err.items() if k in shape.members}
-        headers["x-amzn-ErrorType"] = e.code
-        return AdxResponse(
-            status=status, operation=op, body=json.dumps(err).encode(), error_code=e.code, headers=headers
+        return _error(e, op, headers)
+    except Exception as e:  # a bug in the stand-in: answer as AWS does (500), never with a traceback
+        return _error(
+            AdxError("InternalServerException", f"internal error ({type(e).__name__})"), op, headers
         )
+
+
+def _error(e: AdxError, op: str | None, headers: dict[str, str]) -> AdxResponse:
+    shape = service_model().shape_for(e.code)
+    status = int(shape.metadata["error"]["httpStatusCode"])
+    err = _clean({"Message": e.message, "ResourceId": e.resource_id, "ResourceType": e.resource_type})
+    err = {k: v for k, v in err.items() if k in shape.members}
+    headers = {**headers, "x-amzn-ErrorType": e.code}
+    return AdxResponse(
+        status=status, operation=op, body=json.dumps(err).encode(), error_code=e.code, headers=headers
+    )
