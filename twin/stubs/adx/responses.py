@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from twin.stubs.adx.models import AdxError, Asset, DataExchangeBackend, DataGrant, DataSet, Job, Revision
 from twin.stubs.adx.urls import resolve, service_model
 
-__all__ = ["AdxResponse", "handle"]
+__all__ = ["AdxResponse", "error_response", "handle"]
 
 DEFAULT_PAGE = 25
 
@@ -331,14 +331,14 @@ def handle(
         data = b"" if doc is None else json.dumps(doc).encode()
         return AdxResponse(status=status, operation=op, body=data, headers=headers)
     except AdxError as e:
-        return _error(e, op, headers)
+        return error_response(e, op, headers)
     except Exception as e:  # a bug in the stand-in: answer as AWS does (500), never with a traceback
-        return _error(
+        return error_response(
             AdxError("InternalServerException", f"internal error ({type(e).__name__})"), op, headers
         )
 
 
-def _error(e: AdxError, op: str | None, headers: dict[str, str]) -> AdxResponse:
+def error_response(e: AdxError, op: str | None, headers: dict[str, str]) -> AdxResponse:
     shape = service_model().shape_for(e.code)
     status = int(shape.metadata["error"]["httpStatusCode"])
     err = _clean({"Message": e.message, "ResourceId": e.resource_id, "ResourceType": e.resource_type})

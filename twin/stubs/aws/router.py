@@ -24,8 +24,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from twin.governance.audit import AuditLog
-from twin.stubs.adx.models import DataExchangeBackend
+from twin.stubs.adx.faults import FaultPlan, FaultRule
+from twin.stubs.adx.models import AdxError, DataExchangeBackend
+from twin.stubs.adx.responses import error_response as adx_error
 from twin.stubs.adx.responses import handle as adx_handle
+from twin.stubs.adx.urls import resolve
 from twin.stubs.aws.sigv4 import CredentialStore, SignatureError, SignedRequest, verify_request
 
 __all__ = ["AUDIT_KIND", "AwsRouter"]
@@ -35,6 +38,8 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # Largest request body the router buffers (it must read the body to check the payload hash).
 MAX_BODY = 512 * 1024 * 1024
 _XML_ERRORS = frozenset({"s3"})
+# twin's own control route (fault injection), signed like any call; never a real AWS path.
+FAULTS_PATH = "/_twin/adx-faults"
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:
@@ -88,6 +93,7 @@ class AwsRouter:
         self.credentials = credentials
         self.audit = audit
         self.admin_accounts = admin_accounts
+        self.adx_faults = FaultPlan()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = _raw_path(environ)
@@ -123,16 +129,28 @@ class AwsRouter:
             )
             return self._refuse(start_response, signed.service, request_id, method, path, headers, e)
         operation = _operation(method, path, headers, query, body)
+        if path.startswith(FAULTS_PATH):
+            return self._faults(start_response, signed, method, body, request_id, environ)
         if signed.service == "dataexchange":
-            resp = adx_handle(
-                self.adx,
-                signed.credential.account_id,
-                method=method,
-                raw_path=path,
-                query=parse_qs(query, keep_blank_values=True),
-                body=body,
-                request_id=request_id,
-            )
+            route = resolve(method, path)
+            op = route[0] if route else None
+            fault = self.adx_faults.take(op)
+            if fault is not None:
+                resp = adx_error(
+                    AdxError(fault, f"injected fault: {fault}"),
+                    op,
+                    {"x-amzn-RequestId": request_id, "Content-Type": "application/json"},
+                )
+            else:
+                resp = adx_handle(
+                    self.adx,
+                    signed.credential.account_id,
+                    method=method,
+                    raw_path=path,
+                    query=parse_qs(query, keep_blank_values=True),
+                    body=body,
+                    request_id=request_id,
+                )
             self._record(
                 signed,
                 resp.operation or operation,
@@ -162,6 +180,36 @@ class AwsRouter:
         rid = hdrs.get("x-amzn-requestid") or hdrs.get("x-amz-request-id") or request_id
         self._record(signed, operation, method, path, rid, status, error or None, environ)
         return chunks
+
+    def _faults(
+        self,
+        start_response: Callable[..., Any],
+        signed: SignedRequest,
+        method: str,
+        body: bytes,
+        request_id: str,
+        environ: dict[str, Any],
+    ) -> Iterable[bytes]:
+        """Add (POST), count (GET) or clear (DELETE) injected Data Exchange faults; provider accounts only."""
+        if signed.credential.account_id not in self.admin_accounts:
+            e = SignatureError("AccessDeniedException", "fault injection needs a key of the provider account")
+            return self._refuse(start_response, signed.service, request_id, method, FAULTS_PATH, {}, e)
+        status, doc = 200, {}
+        try:
+            if method == "POST":
+                self.adx_faults.add(FaultRule.model_validate_json(body))
+            elif method == "DELETE":
+                self.adx_faults.clear()
+            elif method != "GET":
+                status, doc = 405, {"message": "use POST, GET or DELETE"}
+        except ValueError as e:
+            status, doc = 400, {"message": str(e).splitlines()[0]}
+        if status == 200:
+            doc = {"pending": self.adx_faults.pending()}
+        self._record(signed, f"{method} faults", method, FAULTS_PATH, request_id, status, None, environ)
+        headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
+        start_response(f"{status} {_reason(status)}", headers)
+        return [json.dumps(doc).encode()]
 
     def _record(
         self,

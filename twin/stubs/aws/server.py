@@ -218,6 +218,7 @@ class AwsEndpoint:
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self.router: AwsRouter | None = None
 
     @property
     def port(self) -> int:
@@ -232,7 +233,7 @@ class AwsEndpoint:
         from werkzeug.serving import make_server
 
         moto_app = DomainDispatcherApplication(create_backend_app)
-        router = AwsRouter(
+        router = self.router = AwsRouter(
             moto_app,
             self.adx,
             CredentialStore(self.credentials),
