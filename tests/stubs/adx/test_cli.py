@@ -122,3 +122,23 @@ def test_the_trail_verifies_with_twin_audit_verify(running):
     )
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["ok"] is True
+
+
+def test_publish_finalizes_the_products_of_a_warehouse_and_exits_1_when_a_gate_fails(running, tmp_path):
+    from tests.stubs.adx.test_publish import _gold
+
+    db = tmp_path / "warehouse.duckdb"
+    _gold(path=str(db)).close()
+    base = ["adx", "publish", "--db", str(db), "--state-dir", str(running.state_dir), "--format", "json"]
+
+    ok = CliRunner().invoke(app, [*base, "--as-of", "2026-10-30T18:00"])
+    stale = CliRunner().invoke(app, [*base, "--as-of", "2026-11-03T18:00"])
+
+    assert ok.exit_code == 0, ok.output
+    assert [r["finalized"] for r in json.loads(ok.stdout)] == [True] * 4
+    assert stale.exit_code == 1
+    refused = [r for r in json.loads(stale.stdout) if not r["finalized"]]
+    assert {r["product_id"] for r in refused} == {"DP-ESG", "DP-PCP", "DP-HFB"}  # Macro Signals has no NAV
+    assert all(
+        "nav_freshness" in {c["gate"] for c in r["report"]["checks"] if not c["passed"]} for r in refused
+    )

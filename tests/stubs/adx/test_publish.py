@@ -14,8 +14,8 @@ from twin.stubs.adx.publish import products, publish_products
 pytestmark = pytest.mark.live
 
 
-def _gold(latest: date = date(2026, 10, 30)) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
+def _gold(latest: date = date(2026, 10, 30), path: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(path)
     con.execute("CREATE SCHEMA gold")
     con.execute(f"""CREATE TABLE gold.fund_nav AS SELECT * FROM (VALUES
         ('F001', 'TWNA', 'Twin Alpha', 'equity', 'USD', DATE '2026-10-29', 101.5, 1e6),
