@@ -21,6 +21,7 @@ from twin.stubs.adx.urls import resolve, service_model
 __all__ = ["AdxResponse", "error_response", "handle"]
 
 DEFAULT_PAGE = 25
+MAX_PAGE = 200  # the model's MaxResults bound for the list operations here
 
 
 class AdxResponse(BaseModel):
@@ -135,9 +136,14 @@ def _page(items: list[Any], params: dict[str, Any], key: str, render: Callable[[
         start = int(params.get("NextToken") or 0)
     except ValueError:
         raise AdxError("ValidationException", "NextToken is not one this service issued") from None
-    size = int(params.get("MaxResults") or DEFAULT_PAGE)
-    if size < 1:
-        raise AdxError("ValidationException", "MaxResults must be at least 1")
+    try:
+        size = int(params.get("MaxResults") or DEFAULT_PAGE)
+    except ValueError:
+        raise AdxError("ValidationException", "MaxResults must be a whole number from 1 to 200") from None
+    if not 1 <= size <= MAX_PAGE or start < 0:
+        raise AdxError(
+            "ValidationException", "MaxResults must be from 1 to 200, NextToken one this service issued"
+        )
     chunk = items[start : start + size]
     out: dict[str, Any] = {key: [render(i) for i in chunk]}
     if start + size < len(items):
