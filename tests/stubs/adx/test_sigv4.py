@@ -69,6 +69,15 @@ def test_wrong_secret_unknown_key_or_a_changed_body_is_refused(request_kwargs, b
     assert e.value.code == code
 
 
+def test_a_declared_payload_hash_must_be_the_bodys():
+    req = _signed()
+    req.headers["X-Amz-Content-SHA256"] = "0" * 64
+    SigV4Auth(Credentials(KNOWN.access_key_id, "s3cret"), "dataexchange", "us-east-1").add_auth(req)
+    with pytest.raises(SignatureError) as e:
+        _verify(req)
+    assert e.value.code == "XAmzContentSHA256Mismatch"
+
+
 def test_a_signature_older_than_fifteen_minutes_is_refused():
     with pytest.raises(SignatureError) as e:
         _verify(_signed(), now=datetime.now(UTC) + timedelta(minutes=16))

@@ -162,7 +162,12 @@ def verify_request(
     path = raw_path or "/"
     if service not in _RAW_PATH_SERVICES:
         path = quote(normalize_url_path(path), safe="/~")
-    payload = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    actual = hashlib.sha256(body).hexdigest()
+    payload = headers.get("x-amz-content-sha256") or actual
+    # A declared payload hash is signed, so it must also be the body's (AWS: XAmzContentSHA256Mismatch);
+    # only the literal "unsigned" markers S3 clients send stand in for one.
+    if payload != actual and not payload.startswith(("UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD")):
+        raise SignatureError("XAmzContentSHA256Mismatch", "x-amz-content-sha256 is not the hash of the body")
     canonical = "\n".join(
         [
             method.upper(),
