@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from twin.cli import (
+    adx_cmd,
     api_cmd,
     bench_cmd,
     broker_cmd,
@@ -48,6 +49,7 @@ for module in (
     bench_cmd,
     api_cmd,
     serve_cmd,
+    adx_cmd,
 ):
     module.register(app)
 

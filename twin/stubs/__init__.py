@@ -1,0 +1,1 @@
+"""Stand-ins that the production SDKs talk to unchanged (moto's split: state / HTTP shapes / routes)."""
