@@ -1,0 +1,96 @@
+"""Change Data Capture: the change event Salesforce publishes for every committed create, update and
+delete, and a subscriber that puts each event onto the broker (through the broker port, so the memory
+broker serves unit tests and a real Kafka broker serves live mode).
+
+The event is the shape a CometD/Pub-Sub subscriber receives on `/data/<Object>ChangeEvent`: a
+`ChangeEventHeader` (entityName, recordIds, changeType, changeOrigin, transactionKey, sequenceNumber,
+commitTimestamp, commitNumber, commitUser, changedFields, nulledFields, diffFields) beside the changed
+field values. As in Salesforce, CREATE carries every non-null field and an empty `changedFields`,
+UPDATE carries only what changed (plus LastModifiedDate), DELETE carries no fields.
+
+Other consumers (the EventBridge side of the AWS stand-ins, tests) append a callable to
+`Org.subscribers`; each is called in commit order, under the org's lock.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from twin.streaming.port import Broker, BrokerError, NewTopic, Producer
+
+ChangeType = Literal["CREATE", "UPDATE", "DELETE", "UNDELETE"]
+CDC_TOPIC = "crm.salesforce.cdc"
+
+
+class ChangeEventHeader(BaseModel):
+    # Salesforce's own field names (camelCase), so consumers written for the real event read these.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entityName: str
+    recordIds: list[str]
+    changeType: ChangeType
+    changeOrigin: str
+    transactionKey: str
+    sequenceNumber: int
+    commitTimestamp: int
+    commitNumber: int
+    commitUser: str
+    changedFields: list[str]
+    nulledFields: list[str]
+    diffFields: list[str]
+
+
+class ChangeEvent(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    header: ChangeEventHeader
+    fields: dict[str, Any]
+    replay_id: int
+
+    @property
+    def channel(self) -> str:
+        return f"/data/{self.header.entityName}ChangeEvent"
+
+    def payload(self) -> dict[str, Any]:
+        return {"ChangeEventHeader": self.header.model_dump(), **self.fields}
+
+    def message(self) -> dict[str, Any]:
+        """The streaming message as a CometD subscriber receives it."""
+        return {
+            "channel": self.channel,
+            "data": {
+                "schema": f"{self.header.entityName}ChangeEvent",
+                "payload": self.payload(),
+                "event": {"replayId": self.replay_id},
+            },
+        }
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> ChangeEvent:
+        payload = dict(message["data"]["payload"])
+        header = ChangeEventHeader.model_validate(payload.pop("ChangeEventHeader"))
+        return cls(header=header, fields=payload, replay_id=message["data"]["event"]["replayId"])
+
+
+class BrokerPublisher:
+    """A subscriber that produces each event onto `topic`, keyed by record id (one record's events stay
+    in order on one partition), and waits for the broker's acknowledgement before the API call answers."""
+
+    def __init__(self, broker: Broker, topic: str = CDC_TOPIC, *, partitions: int = 3, flush_s: float = 10.0):
+        self.topic, self.flush_s = topic, flush_s
+        admin = broker.admin()
+        if topic not in admin.list_topics():
+            try:
+                admin.create_topic(NewTopic(name=topic, partitions=partitions, replication_factor=1))
+            except BrokerError:
+                pass  # created meanwhile by another publisher: fine
+        self.producer: Producer = broker.producer()
+
+    def __call__(self, event: ChangeEvent) -> None:
+        value = json.dumps(event.message(), separators=(",", ":")).encode()
+        self.producer.produce(self.topic, value, key=event.header.recordIds[0].encode())
+        if self.producer.flush(self.flush_s):
+            raise BrokerError(f"change event for {event.header.recordIds[0]} not acknowledged by the broker")
