@@ -25,7 +25,9 @@ class TlsFiles(BaseModel):
 
 def ensure_tls(directory: Path, *, days: int = 825) -> TlsFiles:
     """The CA and server certificate in `directory`, made on first use."""
-    files = TlsFiles(ca_cert=directory / "ca.pem", cert=directory / "server.pem", key=directory / "server-key.pem")
+    files = TlsFiles(
+        ca_cert=directory / "ca.pem", cert=directory / "server.pem", key=directory / "server-key.pem"
+    )
     if files.ca_cert.is_file() and files.cert.is_file() and files.key.is_file():
         return files
     from cryptography import x509
@@ -48,12 +50,18 @@ def ensure_tls(directory: Path, *, days: int = 825) -> TlsFiles:
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
                 decipher_only=False,
             ),
             critical=True,
-        )  # fmt: skip
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -84,7 +92,5 @@ def ensure_tls(directory: Path, *, days: int = 825) -> TlsFiles:
     files.cert.write_bytes(cert.public_bytes(pem))
     fd = os.open(files.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(
-            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        )
+        fh.write(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return files

@@ -89,7 +89,9 @@ class Credentials(BaseModel):
             except (ValueError, UnicodeDecodeError) as exc:
                 raise OAuthError("invalid_client", "invalid client credentials") from exc
             key, _, secret = decoded.partition(":")
-        if not (hmac.compare_digest(key, self.consumer_key) and hmac.compare_digest(secret, self.consumer_secret)):
+        if not (
+            hmac.compare_digest(key, self.consumer_key) and hmac.compare_digest(secret, self.consumer_secret)
+        ):
             raise OAuthError("invalid_client", "invalid client credentials")
 
 

@@ -14,6 +14,7 @@ Other consumers (the EventBridge side of the AWS stand-ins, tests) append a call
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any, Literal
 
@@ -83,10 +84,9 @@ class BrokerPublisher:
         self.topic, self.flush_s = topic, flush_s
         admin = broker.admin()
         if topic not in admin.list_topics():
-            try:
+            # created meanwhile by another publisher: fine
+            with contextlib.suppress(BrokerError):
                 admin.create_topic(NewTopic(name=topic, partitions=partitions, replication_factor=1))
-            except BrokerError:
-                pass  # created meanwhile by another publisher: fine
         self.producer: Producer = broker.producer()
 
     def __call__(self, event: ChangeEvent) -> None:

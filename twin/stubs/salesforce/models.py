@@ -62,7 +62,9 @@ def id_checksum(id15: str) -> str:
 
 def iso_datetime(ts: float) -> str:
     """The REST API's datetime format, e.g. 2026-12-02T05:01:02.000+0000."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}+0000"
+    return (
+        datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}+0000"
+    )
 
 
 class ApiLimiter:
@@ -184,7 +186,9 @@ class Org:
     def object_def(self, name: str) -> ObjectDef:
         obj = find_object(name)
         if obj is None:
-            raise SalesforceError(404, "NOT_FOUND", f"The requested resource does not exist: sObject type {name}")
+            raise SalesforceError(
+                404, "NOT_FOUND", f"The requested resource does not exist: sObject type {name}"
+            )
         return obj
 
     def get(self, sobject: str, record_id: str) -> Record:
@@ -228,21 +232,38 @@ class Org:
             record: Record = {f.name: None for f in obj.fields}
             record.update(values)
             record.update(
-                Id=record_id, IsDeleted=False, CreatedDate=now, CreatedById=user, LastModifiedDate=now,
-                LastModifiedById=user, SystemModstamp=now,
-            )  # fmt: skip
+                Id=record_id,
+                IsDeleted=False,
+                CreatedDate=now,
+                CreatedById=user,
+                LastModifiedDate=now,
+                LastModifiedById=user,
+                SystemModstamp=now,
+            )
             if obj.name == "Contract":
                 record["ContractNumber"] = f"{self.counter:08d}"
-            self._log({"op": "upsert", "sobject": obj.name, "id": record_id, "record": record,
-                       "counter": self.counter})  # fmt: skip
+            self._log(
+                {
+                    "op": "upsert",
+                    "sobject": obj.name,
+                    "id": record_id,
+                    "record": record,
+                    "counter": self.counter,
+                }
+            )
             changed = {k: v for k, v in record.items() if v is not None and k != "Id"}
             self._publish(obj, "CREATE", record_id, changed, [], origin, user)
             return record_id
 
     def update(
-        self, sobject: str, record_id: str, data: dict[str, Any], *, origin: str = "",
+        self,
+        sobject: str,
+        record_id: str,
+        data: dict[str, Any],
+        *,
+        origin: str = "",
         user: str = INTEGRATION_USER_ID,
-    ) -> None:  # fmt: skip
+    ) -> None:
         obj = self.object_def(sobject)
         with self._lock:
             current = self.get(obj.name, record_id)
@@ -252,18 +273,37 @@ class Org:
                 return  # Salesforce commits no change (and publishes no event) for identical values
             now = iso_datetime(self.clock())
             self.counter += 1
-            record = {**current, **diff, "LastModifiedDate": now, "LastModifiedById": user, "SystemModstamp": now}
-            self._log({"op": "upsert", "sobject": obj.name, "id": record["Id"], "record": record,
-                       "counter": self.counter})  # fmt: skip
+            record = {
+                **current,
+                **diff,
+                "LastModifiedDate": now,
+                "LastModifiedById": user,
+                "SystemModstamp": now,
+            }
+            self._log(
+                {
+                    "op": "upsert",
+                    "sobject": obj.name,
+                    "id": record["Id"],
+                    "record": record,
+                    "counter": self.counter,
+                }
+            )
             body = {k: v for k, v in diff.items() if v is not None}
             body["LastModifiedDate"] = now
             nulled = [k for k, v in diff.items() if v is None]
             self._publish(obj, "UPDATE", record["Id"], body, nulled, origin, user)
 
     def upsert(
-        self, sobject: str, field: str, value: str, data: dict[str, Any], *, origin: str = "",
+        self,
+        sobject: str,
+        field: str,
+        value: str,
+        data: dict[str, Any],
+        *,
+        origin: str = "",
         user: str = INTEGRATION_USER_ID,
-    ) -> tuple[str, bool]:  # fmt: skip
+    ) -> tuple[str, bool]:
         """Create or update by external id; returns (id, created). More than one match is 300."""
         obj = self.object_def(sobject)
         with self._lock:
@@ -271,10 +311,16 @@ class Org:
             fdef = obj.field(field)
             assert fdef is not None
             if len(matches) > 1:
-                raise SalesforceError(300, "MULTIPLE_RECORDS", f"more than one record has {fdef.name} = {value}")
+                raise SalesforceError(
+                    300, "MULTIPLE_RECORDS", f"more than one record has {fdef.name} = {value}"
+                )
             if any(k.lower() == fdef.name.lower() for k in data) and fdef.name != "Id":
-                raise SalesforceError(400, "INVALID_FIELD",
-                                      f"{fdef.name} is given in the URL; leave it out of the body", [fdef.name])
+                raise SalesforceError(
+                    400,
+                    "INVALID_FIELD",
+                    f"{fdef.name} is given in the URL; leave it out of the body",
+                    [fdef.name],
+                )
             if matches:
                 self.update(obj.name, matches[0]["Id"], data, origin=origin, user=user)
                 return matches[0]["Id"], False
@@ -282,16 +328,21 @@ class Org:
                 raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
             return self.create(obj.name, {**data, fdef.name: value}, origin=origin, user=user), True
 
-    def delete(self, sobject: str, record_id: str, *, origin: str = "", user: str = INTEGRATION_USER_ID) -> None:
+    def delete(
+        self, sobject: str, record_id: str, *, origin: str = "", user: str = INTEGRATION_USER_ID
+    ) -> None:
         obj = self.object_def(sobject)
         with self._lock:
             current = self.get(obj.name, record_id)
             if obj.name == "Account":
                 for child in ("Contact", "Opportunity", "Contract"):
                     if any(r.get("AccountId") == current["Id"] for r in self.records[child].values()):
-                        raise SalesforceError(400, "DELETE_FAILED",
-                                              f"Your attempt to delete {current.get('Name')} could not be "
-                                              f"completed because it is associated with {child} records")  # fmt: skip
+                        raise SalesforceError(
+                            400,
+                            "DELETE_FAILED",
+                            f"Your attempt to delete {current.get('Name')} could not be "
+                            f"completed because it is associated with {child} records",
+                        )
             self.counter += 1
             self._log({"op": "delete", "sobject": obj.name, "id": current["Id"], "counter": self.counter})
             self._publish(obj, "DELETE", current["Id"], {}, [], origin, user)
@@ -307,40 +358,65 @@ class Org:
                 continue
             fdef = obj.field(key)
             if fdef is None:
-                raise SalesforceError(400, "INVALID_FIELD",
-                                      f"No such column '{key}' on sobject of type {obj.name}", [key])  # fmt: skip
+                raise SalesforceError(
+                    400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key]
+                )
             allowed = fdef.createable if creating else fdef.updateable
             if not allowed or fdef.name in SYSTEM_FIELDS:
-                raise SalesforceError(400, "INVALID_FIELD_FOR_INSERT_UPDATE",
-                                      f"Unable to create/update fields: {fdef.name}. Please check the security "
-                                      "settings of this field.", [fdef.name])  # fmt: skip
+                raise SalesforceError(
+                    400,
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to create/update fields: {fdef.name}. Please check the security "
+                    "settings of this field.",
+                    [fdef.name],
+                )
             out[fdef.name] = self._coerce(obj, fdef, raw)
         if creating:
             missing = [f.name for f in obj.fields if f.required and out.get(f.name) in (None, "")]
             if missing:
-                raise SalesforceError(400, "REQUIRED_FIELD_MISSING",
-                                      f"Required fields are missing: [{', '.join(missing)}]", missing)  # fmt: skip
+                raise SalesforceError(
+                    400,
+                    "REQUIRED_FIELD_MISSING",
+                    f"Required fields are missing: [{', '.join(missing)}]",
+                    missing,
+                )
         else:
             blanked = [k for k, v in out.items() if v in (None, "") and obj.field(k).required]  # type: ignore[union-attr]
             if blanked:
-                raise SalesforceError(400, "REQUIRED_FIELD_MISSING",
-                                      f"Required fields are missing: [{', '.join(blanked)}]", blanked)  # fmt: skip
+                raise SalesforceError(
+                    400,
+                    "REQUIRED_FIELD_MISSING",
+                    f"Required fields are missing: [{', '.join(blanked)}]",
+                    blanked,
+                )
         for name, value in out.items():
             fdef = obj.field(name)
             assert fdef is not None
             if fdef.unique and value is not None:
-                clash = [r for r in self.records[obj.name].values() if r.get(name) == value and r["Id"] != record_id]
+                clash = [
+                    r
+                    for r in self.records[obj.name].values()
+                    if r.get(name) == value and r["Id"] != record_id
+                ]
                 if clash:
-                    raise SalesforceError(400, "DUPLICATE_VALUE",
-                                          f"duplicate value found: {name} duplicates value on record with id: "
-                                          f"{clash[0]['Id']}", [name])  # fmt: skip
+                    raise SalesforceError(
+                        400,
+                        "DUPLICATE_VALUE",
+                        f"duplicate value found: {name} duplicates value on record with id: {clash[0]['Id']}",
+                        [name],
+                    )
         return out
 
     def _coerce(self, obj: ObjectDef, fdef: FieldDef, raw: Any) -> Any:
         def bad(why: str) -> SalesforceError:
-            return SalesforceError(400, "INVALID_FIELD_VALUE" if fdef.type != "picklist"
-                                   else "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                                   f"{fdef.label}: {why}", [fdef.name])  # fmt: skip
+            return SalesforceError(
+                400,
+                "INVALID_FIELD_VALUE"
+                if fdef.type != "picklist"
+                else "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                f"{fdef.label}: {why}",
+                [fdef.name],
+            )
 
         if raw is None:
             return None
@@ -348,16 +424,20 @@ class Org:
             if not isinstance(raw, str):
                 raise bad(f"expected a string, got {type(raw).__name__}")
             if fdef.length and len(raw) > fdef.length:
-                raise SalesforceError(400, "STRING_TOO_LONG",
-                                      f"{fdef.label}: data value too large (max length={fdef.length})",
-                                      [fdef.name])  # fmt: skip
+                raise SalesforceError(
+                    400,
+                    "STRING_TOO_LONG",
+                    f"{fdef.label}: data value too large (max length={fdef.length})",
+                    [fdef.name],
+                )
             if fdef.type == "picklist" and raw not in fdef.picklist:
                 raise bad(f"bad value for restricted picklist field: {raw}")
             if fdef.type == "reference" and fdef.reference_to in self.records and raw:
                 target = self._normalise_id(raw)
                 if target not in self.records[fdef.reference_to]:
-                    raise SalesforceError(400, "INVALID_CROSS_REFERENCE_KEY",
-                                          f"invalid cross reference id: {raw}", [fdef.name])  # fmt: skip
+                    raise SalesforceError(
+                        400, "INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {raw}", [fdef.name]
+                    )
                 return target
             return raw
         if fdef.type == "boolean":
@@ -385,9 +465,15 @@ class Org:
 
     # -- change data capture -------------------------------------------------------------------
     def _publish(
-        self, obj: ObjectDef, change: ChangeType, record_id: str, body: dict[str, Any], nulled: list[str],
-        origin: str, user: str,
-    ) -> None:  # fmt: skip
+        self,
+        obj: ObjectDef,
+        change: ChangeType,
+        record_id: str,
+        body: dict[str, Any],
+        nulled: list[str],
+        origin: str,
+        user: str,
+    ) -> None:
         header = ChangeEventHeader(
             entityName=obj.name,
             recordIds=[record_id],
@@ -402,10 +488,16 @@ class Org:
             nulledFields=sorted(nulled),
             diffFields=[],
         )
-        event = ChangeEvent(header=header, fields={k: v for k, v in body.items() if k not in SYSTEM_FIELDS
-                                                   or k in ("CreatedDate", "CreatedById", "LastModifiedDate",
-                                                            "LastModifiedById")},
-                            replay_id=self.counter)  # fmt: skip
+        event = ChangeEvent(
+            header=header,
+            fields={
+                k: v
+                for k, v in body.items()
+                if k not in SYSTEM_FIELDS
+                or k in ("CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById")
+            },
+            replay_id=self.counter,
+        )
         for subscriber in list(self.subscribers):
             subscriber(event)
 
@@ -426,8 +518,13 @@ class Org:
                         record["Id"] = self.new_id(obj)
                     if sobject == "Contract":
                         record["ContractNumber"] = record.get("ContractNumber") or f"{self.counter:08d}"
-                    record.update(IsDeleted=False, CreatedDate=now, CreatedById=INTEGRATION_USER_ID,
-                                  LastModifiedDate=now, LastModifiedById=INTEGRATION_USER_ID,
-                                  SystemModstamp=now)  # fmt: skip
+                    record.update(
+                        IsDeleted=False,
+                        CreatedDate=now,
+                        CreatedById=INTEGRATION_USER_ID,
+                        LastModifiedDate=now,
+                        LastModifiedById=INTEGRATION_USER_ID,
+                        SystemModstamp=now,
+                    )
                     self.records[sobject][record["Id"]] = record
             self._compact()

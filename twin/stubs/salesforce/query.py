@@ -26,7 +26,9 @@ from twin.stubs.salesforce.soql import (
 def _invalid(path: FieldRef, obj: ObjectDef) -> SalesforceError:
     name = ".".join(path.path)
     return SalesforceError(
-        400, "INVALID_FIELD", f"No such column '{name}' on entity '{obj.name}'. Check the spelling of the field."
+        400,
+        "INVALID_FIELD",
+        f"No such column '{name}' on entity '{obj.name}'. Check the spelling of the field.",
     )
 
 
@@ -75,7 +77,12 @@ def _literal(fdef: FieldDef, lit: Literal_) -> Any:
         return None
     if fdef.type == "date":
         if isinstance(v, datetime) or not isinstance(v, date):
-            raise SalesforceError(400, "INVALID_FIELD", f"value of filter criterion for field '{fdef.name}' must be of type date and should not be enclosed in quotes")  # fmt: skip
+            raise SalesforceError(
+                400,
+                "INVALID_FIELD",
+                f"value of filter criterion for field '{fdef.name}' must be of type date "
+                "and should not be enclosed in quotes",
+            )
         return v
     if fdef.type == "datetime":
         if isinstance(v, datetime):
@@ -83,17 +90,30 @@ def _literal(fdef: FieldDef, lit: Literal_) -> Any:
         if isinstance(v, date):
             # a date keyword against a datetime field: midnight UTC of that day
             return datetime(v.year, v.month, v.day, tzinfo=UTC)
-        raise SalesforceError(400, "INVALID_FIELD", f"value of filter criterion for field '{fdef.name}' must be of type dateTime and should not be enclosed in quotes")  # fmt: skip
+        raise SalesforceError(
+            400,
+            "INVALID_FIELD",
+            f"value of filter criterion for field '{fdef.name}' must be of type dateTime "
+            "and should not be enclosed in quotes",
+        )
     if fdef.type in ("double", "currency"):
         if isinstance(v, bool) or not isinstance(v, int | float):
-            raise SalesforceError(400, "INVALID_FIELD", f"value of filter criterion for field '{fdef.name}' must be a number")  # fmt: skip
+            raise SalesforceError(
+                400, "INVALID_FIELD", f"value of filter criterion for field '{fdef.name}' must be a number"
+            )
         return v
     if fdef.type == "boolean":
         if not isinstance(v, bool):
-            raise SalesforceError(400, "INVALID_FIELD", f"value of filter criterion for field '{fdef.name}' must be TRUE or FALSE")  # fmt: skip
+            raise SalesforceError(
+                400,
+                "INVALID_FIELD",
+                f"value of filter criterion for field '{fdef.name}' must be TRUE or FALSE",
+            )
         return v
     if not isinstance(v, str):
-        raise SalesforceError(400, "INVALID_FIELD", f"value of filter criterion for field '{fdef.name}' must be a quoted string")  # fmt: skip
+        raise SalesforceError(
+            400, "INVALID_FIELD", f"value of filter criterion for field '{fdef.name}' must be a quoted string"
+        )
     return v
 
 
@@ -129,7 +149,9 @@ class _Compiled:
         fdef = res.field
         if isinstance(cond, Like):
             if fdef.type not in ("string", "email", "picklist", "id", "reference"):
-                raise SalesforceError(400, "INVALID_FIELD", f"invalid operator on field '{fdef.name}': LIKE needs a text field")  # fmt: skip
+                raise SalesforceError(
+                    400, "INVALID_FIELD", f"invalid operator on field '{fdef.name}': LIKE needs a text field"
+                )
             rx = _like(cond.pattern)
             return lambda r: (v := res.value(org, r)) is not None and rx.fullmatch(v) is not None
         if isinstance(cond, InList):
@@ -143,7 +165,9 @@ class _Compiled:
             lo, hi = target, _literal(fdef, Literal_(value=cond.value.range_end))
             return lambda r: _in_range(_typed(fdef, res.value(org, r)), op, lo, hi)
         if target is None and op not in ("=", "!="):
-            raise SalesforceError(400, "MALFORMED_QUERY", f"null can only be compared with = or != ({fdef.name})")
+            raise SalesforceError(
+                400, "MALFORMED_QUERY", f"null can only be compared with = or != ({fdef.name})"
+            )
         return lambda r: _compare(_typed(fdef, res.value(org, r)), op, target)
 
 
@@ -236,11 +260,16 @@ def attributes(obj: ObjectDef, record_id: str, api_version: str) -> dict[str, st
 
 
 def _shape(
-    org: Org, obj: ObjectDef, record: Record, refs: tuple[FieldRef, ...], resolved: list[Resolved], version: str
+    org: Org,
+    obj: ObjectDef,
+    record: Record,
+    refs: tuple[FieldRef, ...],
+    resolved: list[Resolved],
+    version: str,
 ) -> Record:
     out: Record = {"attributes": attributes(obj, record["Id"], version)}
-    for ref, res in zip(refs, resolved, strict=True):
-        target, current, cur_obj = out, record, obj
+    for _ref, res in zip(refs, resolved, strict=True):
+        target, current = out, record
         for rel, parent_obj in res.hops:
             parent_id = current.get(rel.name) if current else None
             parent = org.records[parent_obj.name].get(parent_id) if parent_id else None
@@ -252,8 +281,7 @@ def _shape(
             if not isinstance(nested, dict):
                 nested = {"attributes": attributes(parent_obj, parent["Id"], version)}
                 target[name] = nested
-            target, current, cur_obj = nested, parent, parent_obj
+            target, current = nested, parent
         else:
             target[res.field.name] = current.get(res.field.name)
-        del ref
     return out

@@ -29,7 +29,9 @@ MAX_OPEN_CURSORS = 1_000  # oldest query cursors are dropped beyond this (Salesf
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json;charset=UTF-8")
+    return Response(
+        json.dumps(body), status=status, headers=headers, content_type="application/json;charset=UTF-8"
+    )
 
 
 def _error(exc: SalesforceError) -> Response:
@@ -54,10 +56,20 @@ class SalesforceApp:
         try:
             endpoint, args = adapter.match()
         except NotFound:
-            return _json([{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}], 404)
+            return _json(
+                [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}], 404
+            )
         except MethodNotAllowed as exc:
-            return _json([{"message": f"HTTP Method '{request.method}' not allowed. Allowed are "
-                           f"{', '.join(exc.valid_methods or [])}", "errorCode": "METHOD_NOT_ALLOWED"}], 405)  # fmt: skip
+            return _json(
+                [
+                    {
+                        "message": f"HTTP Method '{request.method}' not allowed. Allowed are "
+                        f"{', '.join(exc.valid_methods or [])}",
+                        "errorCode": "METHOD_NOT_ALLOWED",
+                    }
+                ],
+                405,
+            )
         except HTTPException as exc:  # e.g. a redirect werkzeug wants for a trailing slash
             return exc.get_response()
         if endpoint == "token":
@@ -96,7 +108,9 @@ class SalesforceApp:
         try:
             data = json.loads(request.get_data(cache=False) or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SalesforceError(400, "JSON_PARSER_ERROR", f"the request body is not valid JSON: {exc}") from exc
+            raise SalesforceError(
+                400, "JSON_PARSER_ERROR", f"the request body is not valid JSON: {exc}"
+            ) from exc
         if not isinstance(data, dict):
             raise SalesforceError(400, "JSON_PARSER_ERROR", "the request body must be a JSON object")
         return data
@@ -160,29 +174,46 @@ class SalesforceApp:
     def _object_summary(obj: ObjectDef, version: str) -> dict[str, Any]:
         base = f"/services/data/v{version}/sobjects/{obj.name}"
         return {
-            "name": obj.name, "label": obj.label, "labelPlural": obj.label_plural, "keyPrefix": obj.key_prefix,
-            "createable": True, "updateable": True, "deletable": True, "queryable": True, "custom": False,
+            "name": obj.name,
+            "label": obj.label,
+            "labelPlural": obj.label_plural,
+            "keyPrefix": obj.key_prefix,
+            "createable": True,
+            "updateable": True,
+            "deletable": True,
+            "queryable": True,
+            "custom": False,
             "urls": {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"},
-        }  # fmt: skip
+        }
 
     def describe(self, request: Request, version: str, sobject: str, **_: Any) -> Response:
         obj = self.org.object_def(sobject)
         fields = [
             {
-                "name": f.name, "label": f.label, "type": f.type, "length": f.length,
-                "nillable": not f.required and f.name != "Id", "createable": f.createable,
-                "updateable": f.updateable, "custom": f.name.endswith("__c"), "externalId": f.external_id,
-                "unique": f.unique, "referenceTo": [f.reference_to] if f.reference_to else [],
+                "name": f.name,
+                "label": f.label,
+                "type": f.type,
+                "length": f.length,
+                "nillable": not f.required and f.name != "Id",
+                "createable": f.createable,
+                "updateable": f.updateable,
+                "custom": f.name.endswith("__c"),
+                "externalId": f.external_id,
+                "unique": f.unique,
+                "referenceTo": [f.reference_to] if f.reference_to else [],
                 "relationshipName": f.relationship_name,
-                "picklistValues": [{"value": v, "label": v, "active": True, "defaultValue": False}
-                                   for v in f.picklist],
-            }  # fmt: skip
+                "picklistValues": [
+                    {"value": v, "label": v, "active": True, "defaultValue": False} for v in f.picklist
+                ],
+            }
             for f in obj.fields
         ]
         return _json({**self._object_summary(obj, version), "fields": fields})
 
     def create(self, request: Request, version: str, sobject: str, user: str, **_: Any) -> Response:
-        record_id = self.org.create(sobject, self._body(request), origin=self._origin(request, version), user=user)
+        record_id = self.org.create(
+            sobject, self._body(request), origin=self._origin(request, version), user=user
+        )
         return _json({"id": record_id, "success": True, "errors": []}, 201)
 
     def _fields_param(self, request: Request, obj: ObjectDef) -> list[str] | None:
@@ -193,12 +224,18 @@ class SalesforceApp:
         for name in raw.split(","):
             fdef = obj.field(name.strip())
             if fdef is None:
-                raise SalesforceError(400, "INVALID_FIELD", f"No such column '{name.strip()}' on sobject of type "
-                                      f"{obj.name}", [name.strip()])  # fmt: skip
+                raise SalesforceError(
+                    400,
+                    "INVALID_FIELD",
+                    f"No such column '{name.strip()}' on sobject of type {obj.name}",
+                    [name.strip()],
+                )
             names.append(fdef.name)
         return names
 
-    def _record_body(self, request: Request, obj: ObjectDef, record: dict[str, Any], version: str) -> Response:
+    def _record_body(
+        self, request: Request, obj: ObjectDef, record: dict[str, Any], version: str
+    ) -> Response:
         names = self._fields_param(request, obj)
         data = {k: v for k, v in record.items() if names is None or k in names or k == "Id"}
         return _json({"attributes": soql_query.attributes(obj, record["Id"], version), **data})
@@ -222,8 +259,9 @@ class SalesforceApp:
         obj = self.org.object_def(sobject)
         origin = self._origin(request, version)
         if request.method == "PATCH":
-            record_id, created = self.org.upsert(obj.name, field, value, self._body(request), origin=origin,
-                                                 user=user)  # fmt: skip
+            record_id, created = self.org.upsert(
+                obj.name, field, value, self._body(request), origin=origin, user=user
+            )
             if created:
                 return _json({"id": record_id, "success": True, "errors": [], "created": True}, 201)
             return _json({"id": record_id, "success": True, "errors": [], "created": False}, 200)
@@ -261,9 +299,13 @@ class SalesforceApp:
         try:
             self.org.object_def(parsed.sobject)
         except SalesforceError as exc:
-            raise SalesforceError(400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported. "
-                                  "If you are attempting to use a custom object, be sure to append the '__c' "
-                                  "after the entity name.") from exc  # fmt: skip
+            raise SalesforceError(
+                400,
+                "INVALID_TYPE",
+                f"sObject type '{parsed.sobject}' is not supported. "
+                "If you are attempting to use a custom object, be sure to append the '__c' "
+                "after the entity name.",
+            ) from exc
         total, rows = soql_query.run(self.org, parsed, version)
         return self._page(rows, total, 0, self._batch_size(request), version, None)
 
@@ -277,7 +319,13 @@ class SalesforceApp:
         return self._page(rows, len(rows), int(start_text), size, version, cursor_id)
 
     def _page(
-        self, rows: list[dict[str, Any]], total: int, start: int, size: int, version: str, cursor_id: str | None
+        self,
+        rows: list[dict[str, Any]],
+        total: int,
+        start: int,
+        size: int,
+        version: str,
+        cursor_id: str | None,
     ) -> Response:
         page = rows[start : start + size]
         body: dict[str, Any] = {"totalSize": total, "done": start + size >= len(rows), "records": page}

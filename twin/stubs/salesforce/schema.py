@@ -16,8 +16,15 @@ FieldType = Literal[
 PRODUCT_IDS = ("DP-ESG", "DP-PCP", "DP-HFB", "DP-MAC")
 ENTITLEMENT_STATUSES = ("Pending", "Granted", "Revoked", "Failed", "Manual Review")
 # Fields Salesforce maintains itself: never writable through the API.
-SYSTEM_FIELDS = ("Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
-                 "SystemModstamp")  # fmt: skip
+SYSTEM_FIELDS = (
+    "Id",
+    "IsDeleted",
+    "CreatedDate",
+    "CreatedById",
+    "LastModifiedDate",
+    "LastModifiedById",
+    "SystemModstamp",
+)
 
 
 class FieldDef(BaseModel):
@@ -66,9 +73,11 @@ def _system() -> tuple[FieldDef, ...]:
         FieldDef(name="CreatedDate", type="datetime", label="Created Date", **ro),
         FieldDef(name="CreatedById", type="reference", label="Created By ID", reference_to="User", **ro),
         FieldDef(name="LastModifiedDate", type="datetime", label="Last Modified Date", **ro),
-        FieldDef(name="LastModifiedById", type="reference", label="Last Modified By ID", reference_to="User", **ro),
+        FieldDef(
+            name="LastModifiedById", type="reference", label="Last Modified By ID", reference_to="User", **ro
+        ),
         FieldDef(name="SystemModstamp", type="datetime", label="System Modstamp", **ro),
-    )  # fmt: skip
+    )
 
 
 def _s(name: str, label: str, length: int = 255, **kw: object) -> FieldDef:
@@ -77,21 +86,30 @@ def _s(name: str, label: str, length: int = 255, **kw: object) -> FieldDef:
 
 def _account_ref(required: bool = False) -> FieldDef:
     return FieldDef(
-        name="AccountId", type="reference", label="Account ID", length=18, reference_to="Account",
-        relationship_name="Account", required=required,
-    )  # fmt: skip
+        name="AccountId",
+        type="reference",
+        label="Account ID",
+        length=18,
+        reference_to="Account",
+        relationship_name="Account",
+        required=required,
+    )
 
 
 def _entitlement() -> tuple[FieldDef, ...]:
     """What the entitlement workflow writes back onto the deal or contract."""
     return (
-        FieldDef(name="Entitlement_Status__c", type="picklist", label="Entitlement Status",
-                 picklist=ENTITLEMENT_STATUSES),
+        FieldDef(
+            name="Entitlement_Status__c",
+            type="picklist",
+            label="Entitlement Status",
+            picklist=ENTITLEMENT_STATUSES,
+        ),
         FieldDef(name="Entitlement_Granted_At__c", type="datetime", label="Entitlement Granted At"),
         FieldDef(name="Entitlement_Revoked_At__c", type="datetime", label="Entitlement Revoked At"),
         _s("Entitlement_Grant_Id__c", "ADX Data Grant ID", 64),
         _s("Entitlement_Error__c", "Entitlement Error", 1000),
-    )  # fmt: skip
+    )
 
 
 def _product() -> FieldDef:
@@ -102,19 +120,29 @@ OBJECTS: dict[str, ObjectDef] = {
     o.name: o
     for o in (
         ObjectDef(
-            name="Account", label="Account", label_plural="Accounts", key_prefix="001",
+            name="Account",
+            label="Account",
+            label_plural="Accounts",
+            key_prefix="001",
             fields=(
                 *_system(),
                 _s("Name", "Account Name", required=True),
-                FieldDef(name="Type", type="picklist", label="Account Type",
-                         picklist=("hedge_fund", "pension_fund", "asset_manager")),
+                FieldDef(
+                    name="Type",
+                    type="picklist",
+                    label="Account Type",
+                    picklist=("hedge_fund", "pension_fund", "asset_manager"),
+                ),
                 _s("Client_Id__c", "Client ID", 32, external_id=True, unique=True),
                 _s("AWS_Account_Id__c", "AWS Account ID", 12),
                 _s("Region__c", "Region", 32),
             ),
         ),
         ObjectDef(
-            name="Contact", label="Contact", label_plural="Contacts", key_prefix="003",
+            name="Contact",
+            label="Contact",
+            label_plural="Contacts",
+            key_prefix="003",
             fields=(
                 *_system(),
                 _account_ref(),
@@ -125,14 +153,27 @@ OBJECTS: dict[str, ObjectDef] = {
             ),
         ),
         ObjectDef(
-            name="Opportunity", label="Opportunity", label_plural="Opportunities", key_prefix="006",
+            name="Opportunity",
+            label="Opportunity",
+            label_plural="Opportunities",
+            key_prefix="006",
             fields=(
                 *_system(),
                 _account_ref(),
                 _s("Name", "Name", 120, required=True),
-                FieldDef(name="StageName", type="picklist", label="Stage", required=True,
-                         picklist=("Prospecting", "Qualification", "Negotiation/Review", "Closed Won",
-                                   "Closed Lost")),
+                FieldDef(
+                    name="StageName",
+                    type="picklist",
+                    label="Stage",
+                    required=True,
+                    picklist=(
+                        "Prospecting",
+                        "Qualification",
+                        "Negotiation/Review",
+                        "Closed Won",
+                        "Closed Lost",
+                    ),
+                ),
                 FieldDef(name="CloseDate", type="date", label="Close Date", required=True),
                 FieldDef(name="Amount", type="currency", label="Amount"),
                 _product(),
@@ -141,13 +182,21 @@ OBJECTS: dict[str, ObjectDef] = {
             ),
         ),
         ObjectDef(
-            name="Contract", label="Contract", label_plural="Contracts", key_prefix="800",
+            name="Contract",
+            label="Contract",
+            label_plural="Contracts",
+            key_prefix="800",
             fields=(
                 *_system(),
                 _account_ref(required=True),
                 _s("ContractNumber", "Contract Number", 30, createable=False, updateable=False),
-                FieldDef(name="Status", type="picklist", label="Status", required=True,
-                         picklist=("Draft", "In Approval Process", "Activated", "Terminated", "Expired")),
+                FieldDef(
+                    name="Status",
+                    type="picklist",
+                    label="Status",
+                    required=True,
+                    picklist=("Draft", "In Approval Process", "Activated", "Terminated", "Expired"),
+                ),
                 FieldDef(name="StartDate", type="date", label="Contract Start Date"),
                 FieldDef(name="EndDate", type="date", label="Contract End Date"),
                 _product(),
@@ -156,7 +205,7 @@ OBJECTS: dict[str, ObjectDef] = {
             ),
         ),
     )
-}  # fmt: skip
+}
 
 
 def find_object(name: str) -> ObjectDef | None:

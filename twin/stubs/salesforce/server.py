@@ -23,11 +23,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from twin.streaming.port import Broker
 from twin.stubs.certs import TlsFiles, ensure_tls
 from twin.stubs.salesforce.auth import Credentials
 from twin.stubs.salesforce.cdc import CDC_TOPIC, BrokerPublisher
 from twin.stubs.salesforce.models import Org, OrgConfig
-from twin.streaming.port import Broker
 
 HOST = "127.0.0.1"
 
@@ -94,10 +94,16 @@ class SalesforceServer:
     def endpoint(self) -> Endpoint:
         c = self.credentials
         return Endpoint(
-            instance_url=self.app.base_url, login_domain=f"{HOST}:{self.port}/login", port=self.port,
-            username=c.username, password=c.password, consumer_key=c.consumer_key,
-            consumer_secret=c.consumer_secret, ca_cert=self.tls.ca_cert, cdc_topic=self.cdc_topic,
-        )  # fmt: skip
+            instance_url=self.app.base_url,
+            login_domain=f"{HOST}:{self.port}/login",
+            port=self.port,
+            username=c.username,
+            password=c.password,
+            consumer_key=c.consumer_key,
+            consumer_secret=c.consumer_secret,
+            ca_cert=self.tls.ca_cert,
+            cdc_topic=self.cdc_topic,
+        )
 
     def start(self) -> SalesforceServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="salesforce-stub", daemon=True)

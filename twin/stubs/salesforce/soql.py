@@ -106,8 +106,29 @@ _TOKEN = re.compile(
 )
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 _KEYWORDS = frozenset(
-    "SELECT FROM WHERE AND OR NOT IN LIKE ORDER BY ASC DESC NULLS FIRST LAST LIMIT OFFSET TRUE FALSE NULL"
-    " COUNT".split()
+    [
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "AND",
+        "OR",
+        "NOT",
+        "IN",
+        "LIKE",
+        "ORDER",
+        "BY",
+        "ASC",
+        "DESC",
+        "NULLS",
+        "FIRST",
+        "LAST",
+        "LIMIT",
+        "OFFSET",
+        "TRUE",
+        "FALSE",
+        "NULL",
+        "COUNT",
+    ]
 )
 MAX_QUERY_CHARS = 100_000  # Salesforce's limit on the length of a SOQL statement
 

@@ -27,8 +27,11 @@ url_map = Map(
         Rule(f"{_V}/sobjects/<sobject>", endpoint="create", methods=["POST"], strict_slashes=False),
         Rule(f"{_V}/sobjects/<sobject>/describe", endpoint="describe", methods=["GET"], strict_slashes=False),
         Rule(f"{_V}/sobjects/<sobject>/<record_id>", endpoint="record", methods=["GET", "PATCH", "DELETE"]),
-        Rule(f"{_V}/sobjects/<sobject>/<field>/<path:value>", endpoint="by_external_id",
-             methods=["GET", "PATCH", "DELETE"]),  # fmt: skip
+        Rule(
+            f"{_V}/sobjects/<sobject>/<field>/<path:value>",
+            endpoint="by_external_id",
+            methods=["GET", "PATCH", "DELETE"],
+        ),
     ],
     strict_slashes=False,
 )
