@@ -12,6 +12,7 @@ from twin.cli import (
     governance_cmd,
     sim_cmd,
     streaming_cmd,
+    stubs_cmd,
     warehouse_cmd,
 )
 from twin.cli.errors import DEBUG_ENV, TwinGroup
@@ -44,6 +45,7 @@ for module in (
     streaming_cmd,
     sim_cmd,
     bench_cmd,
+    stubs_cmd,
 ):
     module.register(app)
 

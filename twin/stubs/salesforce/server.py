@@ -15,7 +15,6 @@ import argparse
 import json
 import signal
 import ssl
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -129,7 +128,7 @@ class SalesforceServer:
 
 def main(argv: list[str] | None = None) -> int:
     """The process `twin stubs up` starts: serve until SIGTERM, then snapshot the org and exit."""
-    parser = argparse.ArgumentParser(prog="python -m twin.stubs.salesforce.server")
+    parser = argparse.ArgumentParser(prog="python -m twin.stubs.salesforce")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ready-file", type=Path, required=True)
@@ -167,7 +166,3 @@ def main(argv: list[str] | None = None) -> int:
         server.httpd.server_close()
         server.org.close()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
