@@ -102,7 +102,7 @@ def start_salesforce(
     cmd = [
         sys.executable,
         "-m",
-        "twin.stubs.salesforce.server",
+        "twin.stubs.salesforce",
         "--state-dir",
         str(state_dir),
         "--ready-file",

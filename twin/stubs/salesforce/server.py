@@ -116,7 +116,7 @@ class SalesforceServer:
         return self
 
     def serve_forever(self) -> None:
-        self.httpd.serve_forever()
+        self.httpd.serve_forever(poll_interval=0.1)
 
     def stop(self) -> None:
         self.httpd.shutdown()
