@@ -182,3 +182,19 @@ def test_sdk_calls_publish_change_events(sf: Any, memory_broker: MemoryBroker) -
     assert events[1].header.changedFields == ["LastModifiedDate", "StartDate", "Status"]
     assert events[0].header.changeOrigin == "com/salesforce/api/rest/59.0;client=entitlement-sync"
     assert events[1].header.changeOrigin == "com/salesforce/api/rest/59.0"
+
+
+def test_oversized_and_malformed_bodies_are_refused_in_salesforce_shape(
+    server: SalesforceServer, sf: Any
+) -> None:
+    session = trusting_session(server.endpoint.ca_cert)
+    url = f"{server.endpoint.instance_url}/services/data/v59.0/sobjects/Account"
+    auth = {"Authorization": f"Bearer {sf.session_id}", "Content-Type": "application/json"}
+    big = session.post(url, data=b'{"Name": "' + b"x" * 2_000_000 + b'"}', headers=auth)
+    assert big.status_code == 413 and big.json()[0]["errorCode"] == "REQUEST_TOO_LARGE"
+    bad = session.post(url, data=b"{nope", headers=auth)
+    assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
+    not_object = session.post(url, data=b"[1, 2]", headers=auth)
+    assert not_object.status_code == 400 and not_object.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
+    unknown = session.get(f"{server.endpoint.instance_url}/services/nothing", headers=auth)
+    assert unknown.status_code == 404 and unknown.json()[0]["errorCode"] == "NOT_FOUND"

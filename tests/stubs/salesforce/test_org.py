@@ -237,3 +237,9 @@ def test_state_survives_a_restart_and_a_torn_journal_line(tmp_path: Path) -> Non
     assert len(again.records["Contract"]) == 3
     # ids keep counting after a restart: no reuse
     assert again.create("Account", {"Name": "Next"}) not in (new, gone)
+
+
+def test_a_15_character_id_in_a_filter_finds_the_record() -> None:
+    org = make_org()
+    rows = soql(org, "SELECT Contract_Id__c FROM Contract WHERE AccountId = '001A0000006Vm9s' ")
+    assert [r["Contract_Id__c"] for r in rows] == ["CTR003"]

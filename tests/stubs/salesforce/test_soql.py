@@ -118,3 +118,14 @@ _TEXT = st.text(
 def test_any_text_parses_or_raises_soql_error(text: str) -> None:
     with contextlib.suppress(SoqlError):
         parse(text, today=TODAY)
+
+
+def test_deep_nesting_is_refused_before_recursion_runs_out() -> None:
+    deep = "SELECT Id FROM Account WHERE " + "(" * 5000 + "Name = 'x'" + ")" * 5000
+    with pytest.raises(SoqlError, match="nest deeper than 64"):
+        parse(deep, today=TODAY)
+    nots = "SELECT Id FROM Account WHERE " + "NOT " * 5000 + "Name = 'x'"
+    with pytest.raises(SoqlError, match="nest deeper than 64"):
+        parse(nots, today=TODAY)
+    ok = "SELECT Id FROM Account WHERE " + "(" * 60 + "Name = 'x'" + ")" * 60
+    assert parse(ok, today=TODAY).where is not None

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from twin.stubs.salesforce.models import Org, Record, SalesforceError
+from twin.stubs.salesforce.models import Org, Record, SalesforceError, id_checksum
 from twin.stubs.salesforce.schema import FieldDef, ObjectDef
 from twin.stubs.salesforce.soql import (
     BoolOp,
@@ -110,6 +110,8 @@ def _literal(fdef: FieldDef, lit: Literal_) -> Any:
                 f"value of filter criterion for field '{fdef.name}' must be TRUE or FALSE",
             )
         return v
+    if isinstance(v, str) and fdef.type in ("id", "reference") and len(v) == 15:
+        return id_checksum(v)  # a 15-character id names the same record as its 18-character form
     if not isinstance(v, str):
         raise SalesforceError(
             400, "INVALID_FIELD", f"value of filter criterion for field '{fdef.name}' must be a quoted string"

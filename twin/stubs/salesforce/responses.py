@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 import threading
 from collections import OrderedDict
 from typing import Any
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from twin.stubs.salesforce import query as soql_query
@@ -26,6 +27,12 @@ from twin.stubs.salesforce.urls import url_map
 
 MAX_BODY_BYTES = 1_000_000
 MAX_OPEN_CURSORS = 1_000  # oldest query cursors are dropped beyond this (Salesforce caps them too)
+
+
+class _Request(Request):
+    # werkzeug refuses larger bodies (form or JSON) with RequestEntityTooLarge before reading them
+    max_content_length = MAX_BODY_BYTES
+    max_form_memory_size = MAX_BODY_BYTES
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -47,8 +54,20 @@ class SalesforceApp:
 
     # -- WSGI ----------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
-        response = self.dispatch(request)
+        request = _Request(environ)
+        try:
+            response = self.dispatch(request)
+        except RequestEntityTooLarge:
+            response = _error(
+                SalesforceError(413, "REQUEST_TOO_LARGE", f"request body over {MAX_BODY_BYTES} bytes")
+            )
+        except (
+            Exception
+        ) as exc:  # a bug here must still answer in Salesforce's shape, never hang or leak a trace
+            print(f"salesforce stand-in: unexpected {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            response = _error(
+                SalesforceError(500, "UNKNOWN_EXCEPTION", f"An unexpected error occurred: {exc}")
+            )
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
@@ -83,8 +102,6 @@ class SalesforceApp:
             self._limit_header(response, self.org.limiter.usage())
             return response
         try:
-            if request.content_length and request.content_length > MAX_BODY_BYTES:
-                raise SalesforceError(413, "REQUEST_TOO_LARGE", f"request body over {MAX_BODY_BYTES} bytes")
             response = getattr(self, endpoint)(request, user=user, **args)
         except SalesforceError as exc:
             response = _error(exc)

@@ -131,6 +131,8 @@ _KEYWORDS = frozenset(
     ]
 )
 MAX_QUERY_CHARS = 100_000  # Salesforce's limit on the length of a SOQL statement
+# Parentheses and NOTs nest by recursion here: bound them well below Python's recursion limit.
+MAX_NESTING = 64
 
 
 class _Tok(BaseModel):
@@ -195,6 +197,7 @@ class _Parser:
         self.i = 0
         self.today = today
         self.length = len(text)
+        self.depth = 0
 
     # -- token helpers -------------------------------------------------------------------------
     def peek(self) -> _Tok | None:
@@ -323,15 +326,22 @@ class _Parser:
         return operands[0] if len(operands) == 1 else BoolOp(op="AND", operands=tuple(operands))
 
     def not_expr(self) -> Condition:
-        if self.at_keyword("NOT"):
-            self.i += 1
-            return Not(operand=self.not_expr())
-        if self.at_punct("("):
+        if not (self.at_keyword("NOT") or self.at_punct("(")):
+            return self.comparison()
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            pos = tok.pos if (tok := self.peek()) else self.length
+            raise SoqlError(f"conditions nest deeper than {MAX_NESTING} levels at position {pos}")
+        try:
+            if self.at_keyword("NOT"):
+                self.i += 1
+                return Not(operand=self.not_expr())
             self.i += 1
             inner = self.or_expr()
             self.punct(")")
             return inner
-        return self.comparison()
+        finally:
+            self.depth -= 1
 
     def comparison(self) -> Condition:
         field = self.field()
