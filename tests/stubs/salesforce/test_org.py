@@ -243,3 +243,46 @@ def test_a_15_character_id_in_a_filter_finds_the_record() -> None:
     org = make_org()
     rows = soql(org, "SELECT Contract_Id__c FROM Contract WHERE AccountId = '001A0000006Vm9s' ")
     assert [r["Contract_Id__c"] for r in rows] == ["CTR003"]
+
+
+class FlakyBroker:
+    """A subscriber standing in for a broker that is down for the first `down` deliveries."""
+
+    def __init__(self, down: int) -> None:
+        self.down, self.got = down, []
+
+    def __call__(self, event: ChangeEvent) -> None:
+        if self.down > 0:
+            self.down -= 1
+            raise ConnectionError("broker unreachable")
+        self.got.append(event)
+
+
+def test_a_broker_outage_delays_events_but_loses_none_and_keeps_their_order() -> None:
+    org = make_org()
+    flaky = FlakyBroker(down=2)
+    org.subscribers.append(flaky)
+    first = org.create("Account", {"Name": "A"})  # the write succeeds although delivery failed
+    assert org.get("Account", first)["Name"] == "A"
+    assert len(org.outbox) == 1 and org.delivery_error == "ConnectionError: broker unreachable"
+    second = org.create("Account", {"Name": "B"})  # still down: both wait, in order
+    assert len(org.outbox) == 2 and flaky.got == []
+    assert org.drain() == 0
+    assert [e.header.recordIds[0] for e in flaky.got] == [first, second]
+    assert org.delivery_error is None
+
+
+def test_undelivered_events_survive_a_crash_and_are_delivered_after_restart(tmp_path: Path) -> None:
+    org = make_org(tmp_path)
+    org.subscribers.append(FlakyBroker(down=99))
+    new = org.create("Account", {"Name": "Pending"})
+    # crash: no close(); a new process recovers the org and attaches a working subscriber
+    again = make_org(tmp_path)
+    seen: list[ChangeEvent] = []
+    again.subscribers.append(seen.append)
+    assert again.drain() == 0
+    assert [(e.header.changeType, e.header.recordIds) for e in seen] == [("CREATE", [new])]
+    # a clean close keeps only what is still undelivered: nothing is delivered twice after it
+    again.close()
+    third = make_org(tmp_path)
+    assert not third.outbox

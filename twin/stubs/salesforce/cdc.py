@@ -9,7 +9,10 @@ field values. As in Salesforce, CREATE carries every non-null field and an empty
 UPDATE carries only what changed (plus LastModifiedDate), DELETE carries no fields.
 
 Other consumers (the EventBridge side of the AWS stand-ins, tests) append a callable to
-`Org.subscribers`; each is called in commit order, under the org's lock.
+`Org.subscribers` (or pass `subscribers=` to `SalesforceServer`); each is called in commit order, under
+the org's lock. Events go through a durable outbox committed with the record (`Org.drain`): a
+subscriber that raises delays delivery, never loses an event or fails the API call (at-least-once;
+dedupe by `commitNumber`/`replayId`).
 """
 
 from __future__ import annotations

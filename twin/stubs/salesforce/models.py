@@ -3,7 +3,8 @@ limit, and change events for every committed create, update and delete.
 
 Durability: every mutation is appended to a JSON-lines journal (flushed and fsynced before the call
 answers), and on start the last snapshot plus the journal are replayed, then compacted into a new
-snapshot. A restart, or a crash between calls, keeps every record the clients were told was saved.
+snapshot. A restart, or a crash between calls, keeps every record the clients were told was saved, and
+every change event not yet delivered (the journal line carries the event: one fsync for both).
 """
 
 from __future__ import annotations
@@ -117,6 +118,11 @@ class Org:
         self.records: dict[str, dict[str, Record]] = {name: {} for name in OBJECTS}
         self.counter = 0  # ids and commit numbers come from this, so they survive restarts too
         self.subscribers: list[Callable[[ChangeEvent], None]] = []
+        # Committed change events not yet delivered to every subscriber (persisted with the state).
+        # After a crash, events since the last snapshot are delivered again: subscribers dedupe by
+        # commitNumber / replayId, as Salesforce CDC subscribers must.
+        self.outbox: deque[ChangeEvent] = deque()
+        self.delivery_error: str | None = None
         self._lock = threading.RLock()
         self._state_dir = state_dir
         self._journal: Any = None
@@ -141,6 +147,7 @@ class Org:
             self.counter = snap["counter"]
             for name, recs in snap["records"].items():
                 self.records[name] = recs
+            self.outbox.extend(ChangeEvent.model_validate(e) for e in snap.get("outbox", []))
         if self.journal_path.is_file():
             for line in self.journal_path.read_text().splitlines():
                 try:
@@ -156,24 +163,30 @@ class Org:
         if self._journal is not None:
             self._journal.close()
         tmp = self.snapshot_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"counter": self.counter, "records": self.records}))
+        outbox = [e.model_dump(mode="json") for e in self.outbox]
+        tmp.write_text(json.dumps({"counter": self.counter, "records": self.records, "outbox": outbox}))
         os.replace(tmp, self.snapshot_path)
         self._journal = self.journal_path.open("w", encoding="utf-8")
 
     def _apply(self, entry: dict[str, Any]) -> None:
         self.counter = max(self.counter, entry["counter"])
+        if "event" in entry:
+            self.outbox.append(ChangeEvent.model_validate(entry["event"]))
         table = self.records[entry["sobject"]]
         if entry["op"] == "delete":
             table.pop(entry["id"], None)
         else:
             table[entry["id"]] = entry["record"]
 
-    def _log(self, entry: dict[str, Any]) -> None:
+    def _log(self, entry: dict[str, Any], event: ChangeEvent) -> None:
+        """Commit one change and its event together (one fsync), then try to deliver the event."""
+        entry["event"] = event.model_dump(mode="json")
         self._apply(entry)
         if self._journal is not None:
             self._journal.write(json.dumps(entry) + "\n")
             self._journal.flush()
             os.fsync(self._journal.fileno())
+        self.drain()
 
     def close(self) -> None:
         with self._lock:
@@ -242,6 +255,8 @@ class Org:
             )
             if obj.name == "Contract":
                 record["ContractNumber"] = f"{self.counter:08d}"
+            changed = {k: v for k, v in record.items() if v is not None and k != "Id"}
+            event = self._event(obj, "CREATE", record_id, changed, [], origin, user)
             self._log(
                 {
                     "op": "upsert",
@@ -249,10 +264,9 @@ class Org:
                     "id": record_id,
                     "record": record,
                     "counter": self.counter,
-                }
+                },
+                event,
             )
-            changed = {k: v for k, v in record.items() if v is not None and k != "Id"}
-            self._publish(obj, "CREATE", record_id, changed, [], origin, user)
             return record_id
 
     def update(
@@ -280,6 +294,10 @@ class Org:
                 "LastModifiedById": user,
                 "SystemModstamp": now,
             }
+            body = {k: v for k, v in diff.items() if v is not None}
+            body["LastModifiedDate"] = now
+            nulled = [k for k, v in diff.items() if v is None]
+            event = self._event(obj, "UPDATE", record["Id"], body, nulled, origin, user)
             self._log(
                 {
                     "op": "upsert",
@@ -287,12 +305,9 @@ class Org:
                     "id": record["Id"],
                     "record": record,
                     "counter": self.counter,
-                }
+                },
+                event,
             )
-            body = {k: v for k, v in diff.items() if v is not None}
-            body["LastModifiedDate"] = now
-            nulled = [k for k, v in diff.items() if v is None]
-            self._publish(obj, "UPDATE", record["Id"], body, nulled, origin, user)
 
     def upsert(
         self,
@@ -344,8 +359,10 @@ class Org:
                             f"completed because it is associated with {child} records",
                         )
             self.counter += 1
-            self._log({"op": "delete", "sobject": obj.name, "id": current["Id"], "counter": self.counter})
-            self._publish(obj, "DELETE", current["Id"], {}, [], origin, user)
+            event = self._event(obj, "DELETE", current["Id"], {}, [], origin, user)
+            self._log(
+                {"op": "delete", "sobject": obj.name, "id": current["Id"], "counter": self.counter}, event
+            )
 
     def _validate(
         self, obj: ObjectDef, data: dict[str, Any], *, creating: bool, record_id: str | None = None
@@ -464,7 +481,7 @@ class Org:
         raise bad(f"unsupported field type {fdef.type}")  # pragma: no cover
 
     # -- change data capture -------------------------------------------------------------------
-    def _publish(
+    def _event(
         self,
         obj: ObjectDef,
         change: ChangeType,
@@ -473,7 +490,7 @@ class Org:
         nulled: list[str],
         origin: str,
         user: str,
-    ) -> None:
+    ) -> ChangeEvent:
         header = ChangeEventHeader(
             entityName=obj.name,
             recordIds=[record_id],
@@ -498,8 +515,25 @@ class Org:
             },
             replay_id=self.counter,
         )
-        for subscriber in list(self.subscribers):
-            subscriber(event)
+        return event
+
+    def drain(self) -> int:
+        """Deliver pending change events, oldest first, to every subscriber; returns how many are still
+        pending. A subscriber that raises (the broker is down) leaves its event at the head of the outbox
+        for the next call or restart: at-least-once, in commit order, and a committed write never fails
+        because delivery did (as in Salesforce, where the commit does not wait for the event bus)."""
+        with self._lock:
+            while self.outbox:
+                event = self.outbox[0]
+                try:
+                    for subscriber in list(self.subscribers):
+                        subscriber(event)
+                except Exception as exc:  # any subscriber's failure: keep the event, report, retry later
+                    self.delivery_error = f"{type(exc).__name__}: {exc}"
+                    return len(self.outbox)
+                self.outbox.popleft()
+            self.delivery_error = None
+            return 0
 
     # -- seeding -------------------------------------------------------------------------------
     def is_empty(self) -> bool:

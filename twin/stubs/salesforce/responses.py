@@ -91,6 +91,8 @@ class SalesforceApp:
             )
         except HTTPException as exc:  # e.g. a redirect werkzeug wants for a trailing slash
             return exc.get_response()
+        if self.org.outbox:
+            self.org.drain()  # retry change events a broker outage left behind, before new ones
         if endpoint == "token":
             return self.token(request)
         counted = endpoint != "versions"

@@ -17,6 +17,7 @@ import signal
 import socket
 import ssl
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from twin.streaming.port import Broker
 from twin.stubs.certs import TlsFiles, ensure_tls
 from twin.stubs.salesforce.auth import Credentials
-from twin.stubs.salesforce.cdc import CDC_TOPIC, BrokerPublisher
+from twin.stubs.salesforce.cdc import CDC_TOPIC, BrokerPublisher, ChangeEvent
 from twin.stubs.salesforce.models import Org, OrgConfig
 
 HOST = "127.0.0.1"
@@ -72,6 +73,7 @@ class SalesforceServer:
         cdc_topic: str = CDC_TOPIC,
         seed: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
         port: int = 0,
+        subscribers: Iterable[Callable[[ChangeEvent], None]] = (),
     ) -> None:
         from twin.stubs.salesforce.responses import SalesforceApp
 
@@ -82,9 +84,11 @@ class SalesforceServer:
         if seed is not None and self.org.is_empty():
             self.org.seed(*seed)
         self.cdc_topic: str | None = None
+        self.org.subscribers.extend(subscribers)
         if broker is not None:
             self.org.subscribers.append(BrokerPublisher(broker, cdc_topic))
             self.cdc_topic = cdc_topic
+        self.org.drain()  # events committed before a crash or while the broker was down
         self.app = SalesforceApp(self.org, self.credentials)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
