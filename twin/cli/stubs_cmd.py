@@ -60,6 +60,7 @@ def _print_salesforce(sf: SalesforceProcess) -> None:
         ("login domain", f"{sf.login_domain}  (simple-salesforce: domain=…)"),
         ("username", sf.username),
         ("password", sf.password),
+        ("security token", sf.security_token),
         ("consumer key", sf.consumer_key),
         ("consumer secret", sf.consumer_secret),
         ("CA certificate", f"{sf.ca_cert}  (trust it: REQUESTS_CA_BUNDLE or session.verify)"),

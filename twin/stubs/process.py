@@ -33,6 +33,7 @@ class SalesforceProcess(BaseModel):
     login_domain: str
     username: str
     password: str
+    security_token: str
     consumer_key: str
     consumer_secret: str
     ca_cert: Path

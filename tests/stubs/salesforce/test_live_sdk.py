@@ -37,6 +37,30 @@ def test_password_and_client_credentials_grants_log_in(server: SalesforceServer)
         assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 2
 
 
+def test_the_default_soap_login_with_a_security_token(server: SalesforceServer) -> None:
+    ep = server.endpoint
+    sf = Salesforce(username=ep.username, password=ep.password, security_token=ep.security_token,
+                    domain=ep.login_domain, session=trusting_session(ep.ca_cert))  # fmt: skip
+    assert sf.query("SELECT COUNT() FROM Contract")["totalSize"] == 3
+    with pytest.raises(SalesforceAuthenticationFailed, match="INVALID_LOGIN"):
+        Salesforce(username=ep.username, password=ep.password, security_token="wrong",
+                   domain=ep.login_domain, session=trusting_session(ep.ca_cert))  # fmt: skip
+
+
+def test_soap_login_refuses_entity_declarations(server: SalesforceServer) -> None:
+    ep = server.endpoint
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+        b"<Envelope><username>&b;</username><password>x</password></Envelope>"
+    )
+    response = trusting_session(ep.ca_cert).post(
+        f"{ep.instance_url}/services/Soap/u/59.0", data=bomb, headers={"SOAPAction": "login"}
+    )
+    assert response.status_code == 500 and b"INVALID_LOGIN" in response.content
+    assert b"DTDs and entity declarations are not accepted" in response.content
+    assert response.headers["Sforce-Limit-Info"].startswith("api-usage=")
+
+
 def test_wrong_credentials_are_refused_like_salesforce(server: SalesforceServer) -> None:
     ep = server.endpoint
     with pytest.raises(SalesforceAuthenticationFailed, match="invalid_grant"):

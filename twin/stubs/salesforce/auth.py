@@ -26,6 +26,7 @@ class Credentials(BaseModel):
     password: str
     consumer_key: str
     consumer_secret: str
+    security_token: str
     token_secret: str
 
     @classmethod
@@ -34,6 +35,7 @@ class Credentials(BaseModel):
             password=secrets.token_urlsafe(12),
             consumer_key="3MVG9twin" + secrets.token_urlsafe(24),
             consumer_secret=secrets.token_hex(32),
+            security_token=secrets.token_urlsafe(18),
             token_secret=secrets.token_hex(32),
         )
 
@@ -80,6 +82,16 @@ class Credentials(BaseModel):
         )
         if not ok:
             raise OAuthError("invalid_grant", "authentication failure")
+
+    def soap_grant(self, username: str, password_and_token: str) -> None:
+        """The SOAP login: the password with the user's security token appended, as Salesforce expects."""
+        ok = hmac.compare_digest(username, self.username) and hmac.compare_digest(
+            password_and_token, self.password + self.security_token
+        )
+        if not ok:
+            raise OAuthError(
+                "INVALID_LOGIN", "Invalid username, password, security token; or user locked out."
+            )
 
     def client_credentials_grant(self, form: dict[str, str], authorization: str | None) -> None:
         key, secret = form.get("client_id", ""), form.get("client_secret", "")

@@ -68,6 +68,8 @@ class SalesforceApp:
             response = _error(
                 SalesforceError(500, "UNKNOWN_EXCEPTION", f"An unexpected error occurred: {exc}")
             )
+        if "Sforce-Limit-Info" not in response.headers:  # every response carries it, errors and logins too
+            self._limit_header(response, self.org.limiter.usage())
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
@@ -95,6 +97,8 @@ class SalesforceApp:
             self.org.drain()  # retry change events a broker outage left behind, before new ones
         if endpoint == "token":
             return self.token(request)
+        if endpoint == "soap_login":
+            return self.soap_login(request, args["version"])
         counted = endpoint != "versions"
         try:
             user = self.credentials.check_token(request.headers.get("Authorization"))
@@ -157,6 +161,23 @@ class SalesforceApp:
                 "signature": secrets.token_urlsafe(32),
             }
         )
+
+    def soap_login(self, request: Request, version: str) -> Response:
+        from twin.stubs.salesforce.soap import SoapLoginError, login_fault, login_response, parse_login
+
+        xml_type = "text/xml; charset=utf-8"
+        try:
+            username, password = parse_login(request.get_data(cache=False))
+            self.credentials.soap_grant(username, password)
+        except SoapLoginError as exc:
+            return Response(login_fault("INVALID_LOGIN", str(exc)), status=500, content_type=xml_type)
+        except OAuthError:
+            message = "Invalid username, password, security token; or user locked out."
+            return Response(login_fault("INVALID_LOGIN", message), status=500, content_type=xml_type)
+        body = login_response(
+            self.base_url, version, self.org_id, self.user_id, self.credentials.issue_token()
+        )
+        return Response(body, content_type=xml_type)
 
     @property
     def org_id(self) -> str:

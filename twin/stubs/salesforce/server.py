@@ -55,6 +55,7 @@ class Endpoint(BaseModel):
     port: int
     username: str
     password: str
+    security_token: str
     consumer_key: str
     consumer_secret: str
     ca_cert: Path
@@ -109,6 +110,7 @@ class SalesforceServer:
             port=self.port,
             username=c.username,
             password=c.password,
+            security_token=c.security_token,
             consumer_key=c.consumer_key,
             consumer_secret=c.consumer_secret,
             ca_cert=self.tls.ca_cert,

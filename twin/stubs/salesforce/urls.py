@@ -3,7 +3,8 @@
 The token endpoint answers both on `/services/oauth2/token` and under any `<domain>.salesforce.com`
 prefix: simple-salesforce builds its login URL as `https://{domain}.salesforce.com/services/oauth2/token`,
 so a client given `domain="127.0.0.1:PORT/login"` reaches `/login.salesforce.com/services/oauth2/token`
-here, with the SDK unchanged.
+here, with the SDK unchanged. The SOAP login (simple-salesforce's default with a security token) is
+routed the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ url_map = Map(
     [
         Rule("/services/oauth2/token", endpoint="token", methods=["POST"]),
         Rule("/<login_domain>.salesforce.com/services/oauth2/token", endpoint="token", methods=["POST"]),
+        Rule("/services/Soap/u/<version>", endpoint="soap_login", methods=["POST"]),
+        Rule(
+            "/<login_domain>.salesforce.com/services/Soap/u/<version>",
+            endpoint="soap_login",
+            methods=["POST"],
+        ),
         Rule("/services/data", endpoint="versions", methods=["GET"]),
         Rule("/services/data/", endpoint="versions", methods=["GET"]),
         Rule(f"{_V}/limits", endpoint="limits", methods=["GET"], strict_slashes=False),
