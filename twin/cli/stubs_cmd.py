@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         bootstrap: str | None = typer.Option(
             None,
             "--bootstrap",
-            help="Kafka bootstrap for CDC events (default: the broker `twin broker up` ran).",
+            help="Kafka bootstrap for CDC events (default: the broker `twin broker up` ran; '' for none).",
         ),
         fixtures: Path | None = typer.Option(
             None,
@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
                 sf = start_salesforce(
                     state_path.parent / "salesforce",
                     fixtures=fixture_dir if fixture_dir.is_dir() else None,
-                    bootstrap=bootstrap or _default_bootstrap(),
+                    bootstrap=bootstrap if bootstrap is not None else _default_bootstrap(),
                     api_limit=api_limit,
                     port=port,
                 )

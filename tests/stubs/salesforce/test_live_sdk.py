@@ -5,6 +5,8 @@ describe, SOQL with paging and relationship fields, Salesforce-shaped errors, th
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -199,13 +201,46 @@ def test_sdk_calls_publish_change_events(sf: Any, memory_broker: MemoryBroker) -
     sf.Contract.delete(contract)
     consumer = memory_broker.consumer("t", **{"auto.offset.reset": "earliest"})
     consumer.subscribe([CDC_TOPIC])
-    events = [ChangeEvent.from_message(json.loads(r.value or b"{}")) for r in consumer.consume(100, 0)]
+    records = []
+    for _ in range(100):  # delivery runs on the server's CDC thread: wait for it, boundedly
+        records += consumer.consume(100, timeout_s=0.05)
+        if len(records) >= 3:
+            break
+    events = [ChangeEvent.from_message(json.loads(r.value or b"{}")) for r in records]
     assert [e.header.changeType for e in events] == ["CREATE", "UPDATE", "DELETE"]
     assert all(e.header.recordIds == [contract] for e in events)
     assert events[0].fields["Data_Product__c"] == "DP-PCP"
     assert events[1].header.changedFields == ["LastModifiedDate", "StartDate", "Status"]
     assert events[0].header.changeOrigin == "com/salesforce/api/rest/59.0;client=entitlement-sync"
     assert events[1].header.changeOrigin == "com/salesforce/api/rest/59.0"
+
+
+def test_a_dead_broker_neither_blocks_nor_fails_api_calls_and_events_follow_later(
+    start_server: StartServer,
+) -> None:
+    class DownThenUp:
+        """A broker subscriber that hangs (as a broker timing out does) until released."""
+
+        def __init__(self) -> None:
+            self.release, self.got = threading.Event(), []
+
+        def __call__(self, event: ChangeEvent) -> None:
+            if not self.release.wait(timeout=5):
+                raise ConnectionError("broker unreachable")
+            self.got.append(event.header.recordIds[0])
+
+    hook = DownThenUp()
+    server = start_server()
+    server.org.subscribers.append(hook)
+    sf = login(server)
+    ids = [sf.Account.create({"Name": f"During outage {i}"})["id"] for i in range(3)]
+    assert hook.got == [] and len(server.org.outbox) >= 1  # the calls answered while delivery hangs
+    hook.release.set()
+    for _ in range(200):
+        if hook.got == ids:
+            break
+        time.sleep(0.05)
+    assert hook.got == ids
 
 
 def test_oversized_and_malformed_bodies_are_refused_in_salesforce_shape(

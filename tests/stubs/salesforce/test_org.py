@@ -259,14 +259,19 @@ class FlakyBroker:
 
 
 def test_a_broker_outage_delays_events_but_loses_none_and_keeps_their_order() -> None:
-    org = make_org()
+    clock = Clock()
+    org = make_org(clock=clock)
     flaky = FlakyBroker(down=2)
     org.subscribers.append(flaky)
     first = org.create("Account", {"Name": "A"})  # the write succeeds although delivery failed
     assert org.get("Account", first)["Name"] == "A"
     assert len(org.outbox) == 1 and org.delivery_error == "ConnectionError: broker unreachable"
-    second = org.create("Account", {"Name": "B"})  # still down: both wait, in order
-    assert len(org.outbox) == 2 and flaky.got == []
+    second = org.create("Account", {"Name": "B"})  # inside the backoff: queued, not attempted
+    assert (len(org.outbox), flaky.down, flaky.got) == (2, 1, [])
+    clock.t += 0.5
+    assert org.drain() == 2 and flaky.down == 0  # attempted after the backoff, failed again
+    assert org.drain() == 2  # the backoff doubled: not yet
+    clock.t += 1.0
     assert org.drain() == 0
     assert [e.header.recordIds[0] for e in flaky.got] == [first, second]
     assert org.delivery_error is None

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from twin.streaming.port import Broker, BrokerError, NewTopic, Producer
+from twin.streaming.port import Broker, BrokerError, NewTopic, Producer, TopicExists
 
 ChangeType = Literal["CREATE", "UPDATE", "DELETE", "UNDELETE"]
 CDC_TOPIC = "crm.salesforce.cdc"
@@ -84,16 +84,36 @@ class BrokerPublisher:
     in order on one partition), and waits for the broker's acknowledgement before the API call answers."""
 
     def __init__(self, broker: Broker, topic: str = CDC_TOPIC, *, partitions: int = 3, flush_s: float = 10.0):
-        self.topic, self.flush_s = topic, flush_s
-        admin = broker.admin()
-        if topic not in admin.list_topics():
-            # created meanwhile by another publisher: fine
-            with contextlib.suppress(BrokerError):
-                admin.create_topic(NewTopic(name=topic, partitions=partitions, replication_factor=1))
-        self.producer: Producer = broker.producer()
+        self.broker, self.topic, self.partitions, self.flush_s = broker, topic, partitions, flush_s
+        self.producer: Producer | None = None
+
+    def _connect(self) -> Producer:
+        # Lazily, on the first event: the stand-in starts even while the broker is down, and the outbox
+        # retries this until it is back.
+        if self.producer is None:
+            admin = self.broker.admin()
+            if self.topic not in admin.list_topics():
+                # created meanwhile by another publisher: fine
+                with contextlib.suppress(TopicExists):
+                    admin.create_topic(
+                        NewTopic(name=self.topic, partitions=self.partitions, replication_factor=1)
+                    )
+            self.producer = self.broker.producer()
+        return self.producer
 
     def __call__(self, event: ChangeEvent) -> None:
+        producer = self._connect()
         value = json.dumps(event.message(), separators=(",", ":")).encode()
-        self.producer.produce(self.topic, value, key=event.header.recordIds[0].encode())
-        if self.producer.flush(self.flush_s):
-            raise BrokerError(f"change event for {event.header.recordIds[0]} not acknowledged by the broker")
+        failures: list[Exception] = []
+
+        def on_delivery(err: Exception | None, record: object) -> None:
+            if err is not None:
+                failures.append(err)
+
+        record_id = event.header.recordIds[0]
+        producer.produce(self.topic, value, key=record_id.encode(), on_delivery=on_delivery)
+        # flush() also returns 0 when a delivery *failed*: the callback is what says it was written
+        if producer.flush(self.flush_s):
+            raise BrokerError(f"change event for {record_id} not acknowledged within {self.flush_s:g} s")
+        if failures:
+            raise BrokerError(f"change event for {record_id} refused by the broker: {failures[0]}")

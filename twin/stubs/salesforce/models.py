@@ -123,6 +123,12 @@ class Org:
         # commitNumber / replayId, as Salesforce CDC subscribers must.
         self.outbox: deque[ChangeEvent] = deque()
         self.delivery_error: str | None = None
+        self._backoff_s, self._retry_at = 0.0, 0.0
+        # Delivery has its own lock so a slow or dead subscriber never holds up API calls; the outbox
+        # is appended under the org lock (commit order) and consumed by one drainer at a time.
+        self._deliver_lock = threading.Lock()
+        self._wake = threading.Event()
+        self.async_delivery = False
         self._lock = threading.RLock()
         self._state_dir = state_dir
         self._journal: Any = None
@@ -186,7 +192,10 @@ class Org:
             self._journal.write(json.dumps(entry) + "\n")
             self._journal.flush()
             os.fsync(self._journal.fileno())
-        self.drain()
+        if self.async_delivery:
+            self._wake.set()  # the delivery thread takes it from here
+        else:
+            self.drain()
 
     def close(self) -> None:
         with self._lock:
@@ -517,12 +526,15 @@ class Org:
         )
         return event
 
-    def drain(self) -> int:
+    def drain(self, *, force: bool = False) -> int:
         """Deliver pending change events, oldest first, to every subscriber; returns how many are still
         pending. A subscriber that raises (the broker is down) leaves its event at the head of the outbox
-        for the next call or restart: at-least-once, in commit order, and a committed write never fails
-        because delivery did (as in Salesforce, where the commit does not wait for the event bus)."""
-        with self._lock:
+        for a later call (after a backoff of 0.5 s doubling to 30 s; `force` skips it) or a restart:
+        at-least-once, in commit order, and a committed write never fails because delivery did (as in
+        Salesforce, where the commit does not wait for the event bus)."""
+        with self._deliver_lock:
+            if not force and self.outbox and self.clock() < self._retry_at:
+                return len(self.outbox)  # backing off: a dead broker must not slow every API call
             while self.outbox:
                 event = self.outbox[0]
                 try:
@@ -530,10 +542,31 @@ class Org:
                         subscriber(event)
                 except Exception as exc:  # any subscriber's failure: keep the event, report, retry later
                     self.delivery_error = f"{type(exc).__name__}: {exc}"
+                    self._backoff_s = min(max(self._backoff_s * 2, 0.5), 30.0)
+                    self._retry_at = self.clock() + self._backoff_s
                     return len(self.outbox)
                 self.outbox.popleft()
-            self.delivery_error = None
+            self.delivery_error, self._backoff_s, self._retry_at = None, 0.0, 0.0
             return 0
+
+    def start_delivery(self) -> threading.Thread:
+        """Deliver change events on a background thread from now on (the HTTP server's mode): an API
+        call answers once its change and event are durable, and a broker outage never blocks it."""
+        self.async_delivery = True
+        thread = threading.Thread(target=self._deliver_loop, name="salesforce-cdc", daemon=True)
+        thread.start()
+        self._wake.set()
+        return thread
+
+    def stop_delivery(self) -> None:
+        self.async_delivery = False
+        self._wake.set()
+
+    def _deliver_loop(self) -> None:
+        while self.async_delivery:
+            self._wake.wait(timeout=max(0.05, self._retry_at - self.clock()) if self.outbox else None)
+            self._wake.clear()
+            self.drain()
 
     # -- seeding -------------------------------------------------------------------------------
     def is_empty(self) -> bool:

@@ -93,8 +93,6 @@ class SalesforceApp:
             )
         except HTTPException as exc:  # e.g. a redirect werkzeug wants for a trailing slash
             return exc.get_response()
-        if self.org.outbox:
-            self.org.drain()  # retry change events a broker outage left behind, before new ones
         if endpoint == "token":
             return self.token(request)
         if endpoint == "soap_login":

@@ -89,7 +89,7 @@ class SalesforceServer:
         if broker is not None:
             self.org.subscribers.append(BrokerPublisher(broker, cdc_topic))
             self.cdc_topic = cdc_topic
-        self.org.drain()  # events committed before a crash or while the broker was down
+        self._delivery: threading.Thread | None = None
         self.app = SalesforceApp(self.org, self.credentials)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -117,7 +117,12 @@ class SalesforceServer:
             cdc_topic=self.cdc_topic,
         )
 
+    def start_delivery(self) -> None:
+        # events committed before a crash or a stop are delivered first, then each new one
+        self._delivery = self.org.start_delivery()
+
     def start(self) -> SalesforceServer:
+        self.start_delivery()
         # a short poll interval: stop() returns within 50 ms instead of half a second
         self._thread = threading.Thread(
             target=self.httpd.serve_forever,
@@ -129,6 +134,7 @@ class SalesforceServer:
         return self
 
     def serve_forever(self) -> None:
+        self.start_delivery()
         self.httpd.serve_forever(poll_interval=0.1)
 
     def stop(self) -> None:
@@ -136,7 +142,13 @@ class SalesforceServer:
         self.httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self._stop_delivery()
         self.org.close()
+
+    def _stop_delivery(self) -> None:
+        self.org.stop_delivery()
+        if self._delivery is not None:
+            self._delivery.join(timeout=15)
 
     def __enter__(self) -> SalesforceServer:
         return self.start()
@@ -183,5 +195,6 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     finally:
         server.httpd.server_close()
+        server._stop_delivery()
         server.org.close()
     return 0
