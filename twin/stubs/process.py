@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from twin.cli.errors import TwinError
-from twin.streaming.broker.processes import pid_alive, port_open, stop_pid
+from twin.streaming.broker.processes import is_our_process, port_open, stop_pid
 
 
 class StubStartError(TwinError):
@@ -27,8 +27,8 @@ class StubStartError(TwinError):
 class SalesforceProcess(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    pid: int
-    port: int
+    pid: int = Field(ge=1)
+    port: int = Field(ge=1, le=65535)
     instance_url: str
     login_domain: str
     username: str
@@ -128,7 +128,7 @@ def start_salesforce(
                 f"the Salesforce stand-in exited with code {proc.returncode}:\n{_log_tail(log)}"
             )
         if time.monotonic() > deadline:
-            stop_pid(proc.pid, str(state_dir), grace_s=5)
+            stop_pid(proc.pid, _marker(state_dir), grace_s=5)
             raise StubStartError(
                 f"the Salesforce stand-in did not start within {timeout_s:g} s:\n{_log_tail(log)}"
             )
@@ -142,11 +142,17 @@ def health(info: SalesforceProcess) -> StubHealth:
         name="salesforce",
         url=info.instance_url,
         pid=info.pid,
-        pid_alive=pid_alive(info.pid),
+        pid_alive=is_our_process(info.pid, _marker(info.state_dir)),
         port_open=port_open(info.port),
     )
 
 
+def _marker(state_dir: Path) -> str:
+    # What the stand-in's command line must contain before its pid is signalled: the module and this
+    # exact state folder (a state file naming some other pid, or a folder like "/", matches nothing).
+    return f"-m twin.stubs.salesforce --state-dir {state_dir} "
+
+
 def stop_salesforce(info: SalesforceProcess, grace_s: float = 15.0) -> bool:
     """SIGTERM (the server snapshots its org and exits), SIGKILL after `grace_s`. False if not ours."""
-    return stop_pid(info.pid, str(info.state_dir), grace_s=grace_s)
+    return stop_pid(info.pid, _marker(info.state_dir), grace_s=grace_s)
