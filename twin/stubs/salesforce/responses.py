@@ -20,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 
 from twin.stubs.salesforce import query as soql_query
 from twin.stubs.salesforce.auth import Credentials, OAuthError
-from twin.stubs.salesforce.models import Org, SalesforceError
+from twin.stubs.salesforce.models import INTEGRATION_USER_ID, ORG_ID, Org, SalesforceError
 from twin.stubs.salesforce.schema import OBJECTS, ObjectDef
 from twin.stubs.salesforce.soql import SoqlError, parse
 from twin.stubs.salesforce.urls import url_map
@@ -177,17 +177,8 @@ class SalesforceApp:
         )
         return Response(body, content_type=xml_type)
 
-    @property
-    def org_id(self) -> str:
-        from twin.stubs.salesforce.models import ORG_ID
-
-        return ORG_ID
-
-    @property
-    def user_id(self) -> str:
-        from twin.stubs.salesforce.models import INTEGRATION_USER_ID
-
-        return INTEGRATION_USER_ID
+    org_id = ORG_ID
+    user_id = INTEGRATION_USER_ID
 
     # -- resources -----------------------------------------------------------------------------
     def versions(self, request: Request, **_: Any) -> Response:

@@ -7,6 +7,11 @@ dependency set (moto[server] and flask need it), its routing `Map` is the moto-s
 `twin stubs up`. HTTP/1.1 keep-alive is on (threaded server), so an SDK session reuses its connection.
 
 Port 0 asks the kernel for a free port; the bound port is reported (state file, `ready` file).
+
+Measured (2026-12-02, a 2-core machine shared with other work, load average ~13): the WSGI app alone
+answers a 10-row SOQL query with a parent field in 0.7-1.0 ms; through simple-salesforce over HTTPS
+from another process, p50/p99 are 17/52 ms for that query and 24/75 ms for a create (journal fsync
+included). TCP_NODELAY took an in-process client's query from 29 ms to 12 ms (Nagle + delayed ACK).
 """
 
 from __future__ import annotations
