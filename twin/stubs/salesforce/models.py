@@ -225,7 +225,7 @@ class Org:
         fdef = obj.field(field)
         if fdef is None or not (fdef.external_id or fdef.name == "Id"):
             raise SalesforceError(
-                400, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {field}"
+                404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {field}"
             )
         return [r for r in self.records[obj.name].values() if r.get(fdef.name) == value]
 
