@@ -257,3 +257,11 @@ def test_oversized_and_malformed_bodies_are_refused_in_salesforce_shape(
     assert not_object.status_code == 400 and not_object.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
     unknown = session.get(f"{server.endpoint.instance_url}/services/nothing", headers=auth)
     assert unknown.status_code == 404 and unknown.json()[0]["errorCode"] == "NOT_FOUND"
+
+
+def test_nan_is_not_json(server: SalesforceServer, sf: Any) -> None:
+    session = trusting_session(server.endpoint.ca_cert)
+    url = f"{server.endpoint.instance_url}/services/data/v59.0/sobjects/Opportunity"
+    body = b'{"Name": "n", "StageName": "Prospecting", "CloseDate": "2026-12-01", "Amount": NaN}'
+    response = session.post(url, data=body, headers={"Authorization": f"Bearer {sf.session_id}"})
+    assert response.status_code == 400 and response.json()[0]["errorCode"] == "JSON_PARSER_ERROR"

@@ -29,6 +29,11 @@ MAX_BODY_BYTES = 1_000_000
 MAX_OPEN_CURSORS = 1_000  # oldest query cursors are dropped beyond this (Salesforce caps them too)
 
 
+def _no_constants(name: str) -> None:
+    # Python's json accepts NaN and Infinity; JSON (and Salesforce) does not
+    raise ValueError(f"{name} is not valid JSON")
+
+
 class _Request(Request):
     # werkzeug refuses larger bodies (form or JSON) with RequestEntityTooLarge before reading them
     max_content_length = MAX_BODY_BYTES
@@ -127,8 +132,8 @@ class SalesforceApp:
     @staticmethod
     def _body(request: Request) -> dict[str, Any]:
         try:
-            data = json.loads(request.get_data(cache=False) or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            data = json.loads(request.get_data(cache=False) or b"null", parse_constant=_no_constants)
+        except (ValueError, UnicodeDecodeError) as exc:
             raise SalesforceError(
                 400, "JSON_PARSER_ERROR", f"the request body is not valid JSON: {exc}"
             ) from exc
