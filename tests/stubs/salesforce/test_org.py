@@ -291,3 +291,17 @@ def test_undelivered_events_survive_a_crash_and_are_delivered_after_restart(tmp_
     again.close()
     third = make_org(tmp_path)
     assert not third.outbox
+
+
+def test_the_same_calls_on_the_same_clock_give_the_same_events() -> None:
+    def run_once() -> list[dict[str, Any]]:
+        org = make_org(clock=Clock())
+        seen: list[ChangeEvent] = []
+        org.subscribers.append(seen.append)
+        new = org.create("Account", {"Name": "Repeatable"})
+        org.update("Account", new, {"Region__c": "APAC"})
+        return [e.model_dump() for e in seen]
+
+    first = run_once()
+    assert first == run_once()
+    assert first[0]["header"]["transactionKey"] != first[1]["header"]["transactionKey"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
@@ -30,6 +30,9 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 ORG_ID = "00D5g000004TWIN"
 INTEGRATION_USER_ID = "0055g00000TWINUAAQ"
+# Transaction keys derive from the commit number, so a seeded simulation produces the same events on
+# every run (commit numbers never repeat: the counter is journaled with each change).
+_TXN_NAMESPACE = uuid.UUID("5f1e2d3c-4b5a-4c6d-8e7f-001122334455")
 
 
 class SalesforceError(Exception):
@@ -505,7 +508,7 @@ class Org:
             recordIds=[record_id],
             changeType=change,
             changeOrigin=origin,
-            transactionKey=secrets.token_hex(16),
+            transactionKey=str(uuid.uuid5(_TXN_NAMESPACE, f"{ORG_ID}:{self.counter}")),
             sequenceNumber=1,
             commitTimestamp=int(self.clock() * 1000),
             commitNumber=self.counter,
