@@ -15,6 +15,7 @@ from twin.cli import (
     serve_cmd,
     sim_cmd,
     streaming_cmd,
+    stubs_cmd,
     warehouse_cmd,
 )
 from twin.cli.errors import DEBUG_ENV, TwinGroup
@@ -50,6 +51,7 @@ for module in (
     api_cmd,
     serve_cmd,
     adx_cmd,
+    stubs_cmd,
 ):
     module.register(app)
 

@@ -1,1 +1,2 @@
-"""Stand-ins that the production SDKs talk to unchanged (moto's split: state / HTTP shapes / routes)."""
+"""Stand-ins that real SDKs talk to over HTTP: each is moto's split of `models` (state), `responses`
+(HTTP shapes) and `urls` (routes), served on 127.0.0.1."""
