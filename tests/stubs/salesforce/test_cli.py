@@ -70,13 +70,26 @@ def test_up_status_down_with_an_org_seeded_from_fixtures(twin_home: Path) -> Non
     _write_fixtures(twin_home / "fixtures")
     up = runner.invoke(app, ["stubs", "up", "--format", "json", "--bootstrap", ""])
     assert up.exit_code == 0, up.output
-    sf_info = json.loads(up.output)["salesforce"]
+    sf_info, aws_info = json.loads(up.output)["salesforce"], json.loads(up.output)["aws"]
     try:
+        # The AWS endpoint came up beside it: boto3's Data Exchange client answers with the provider's keys.
+        import boto3
+
+        provider = next(c for c in aws_info["credentials"] if c["account_id"] == aws_info["provider_account"])
+        dx = boto3.client(
+            "dataexchange",
+            endpoint_url=aws_info["url"],
+            region_name=aws_info["region"],
+            aws_access_key_id=provider["access_key_id"],
+            aws_secret_access_key=provider["secret_access_key"],
+        )
+        assert dx.list_data_sets()["DataSets"] == []
         assert sf_info["instance_url"].startswith("https://127.0.0.1:") and Path(sf_info["ca_cert"]).is_file()
         again = runner.invoke(app, ["stubs", "up"])
         assert again.exit_code == 2 and "already running" in again.output
         status = runner.invoke(app, ["stubs", "status", "--format", "json"])
         assert status.exit_code == 0 and json.loads(status.output)["salesforce"]["healthy"] is True
+        assert json.loads(status.output)["aws"]["url"] == aws_info["url"]
         sf = Salesforce(
             username=sf_info["username"],
             password=sf_info["password"],
@@ -95,5 +108,9 @@ def test_up_status_down_with_an_org_seeded_from_fixtures(twin_home: Path) -> Non
     finally:
         down = runner.invoke(app, ["stubs", "down"])
     assert down.exit_code == 0 and "stopped" in down.output
+    assert "aws endpoint stopped" in down.output
     after = runner.invoke(app, ["stubs", "status"])
     assert after.exit_code == 2
+    from twin.stubs.aws.server import endpoint_status
+
+    assert endpoint_status(twin_home / "stubs" / "aws") is None
