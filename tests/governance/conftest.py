@@ -33,6 +33,20 @@ def fresh(tmp_path: Path) -> Iterator[Warehouse]:
 
 
 @pytest.fixture
+def db(twin_home: Path) -> Path:
+    """A warehouse file in TWIN_HOME with the hand-made gold and the shipped policies (for the CLI)."""
+    from tests.governance.gold_data import build
+    from twin.governance.ddl import load_shipped
+    from twin.governance.store import apply_policies
+
+    path = twin_home / "warehouse.duckdb"
+    wh = build(path)
+    apply_policies(wh.con, load_shipped())
+    wh.close()
+    return path
+
+
+@pytest.fixture
 def audit(tmp_path: Path) -> Iterator[AuditLog]:
     log = AuditLog(tmp_path / "audit.jsonl")
     yield log

@@ -14,26 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tests.governance.gold_data import build
 from twin.cli.main import app
 from twin.governance.audit import AuditLog, AuditPaths, verify_log
 from twin.governance.audit_redact import redact_sql
-from twin.governance.ddl import load_shipped
 from twin.governance.errors import GovernanceError, QueryDenied
 from twin.governance.session import Claims, claims_from, open_session
-from twin.governance.store import apply_policies
 from twin.warehouse.engine import Warehouse
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def db(twin_home: Path) -> Path:
-    path = twin_home / "warehouse.duckdb"
-    wh = build(path)
-    apply_policies(wh.con, load_shipped())
-    wh.close()
-    return path
 
 
 SSN = "123-45-6789"

@@ -5,24 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
-from tests.governance.gold_data import build
 from twin.cli.main import app
-from twin.governance.ddl import load_shipped
-from twin.governance.store import apply_policies
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def db(twin_home: Path) -> Path:
-    path = twin_home / "warehouse.duckdb"
-    wh = build(path)
-    apply_policies(wh.con, load_shipped())
-    wh.close()
-    return path
 
 
 def test_sql_json_and_csv(db: Path) -> None:

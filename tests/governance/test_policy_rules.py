@@ -9,7 +9,6 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.governance.conftest import raw
-from tests.governance.gold_data import build
 from twin.cli.main import app
 from twin.governance.ddl import load_shipped, parse_policies
 from twin.governance.errors import GovernanceError, PolicyParseError
@@ -153,15 +152,6 @@ def test_mapping_tables_cannot_replace_the_twins_own_objects(name: str) -> None:
 
 
 # ---- the CLI: clear errors, exit 2, no traceback -----------------------------------------------
-
-
-@pytest.fixture
-def db(twin_home: Path) -> Path:
-    path = twin_home / "warehouse.duckdb"
-    wh = build(path)
-    apply_policies(wh.con, load_shipped())
-    wh.close()
-    return path
 
 
 def _policy(tmp_path: Path, content: str | bytes) -> Path:
