@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.governance.gold_data import build
+from tests.governance.gold_data import build, copy_database
 from twin.governance.audit import AuditLog
 from twin.governance.ddl import load_shipped
 from twin.governance.session import Claims, SecureSession, open_session
@@ -71,3 +71,29 @@ def session(governed: Warehouse) -> Iterator[Callable[..., SecureSession]]:
 
 def raw(wh: Warehouse, sql: str) -> list[tuple]:
     return wh.con.cursor().execute(sql).fetchall()
+
+
+# Every role of the policy files once, plus the advisor outside its own department (ssn differs).
+SESSIONS = [
+    ("WEALTH_ADMIN", None),
+    ("WEALTH_ADVISOR", "Wealth"),
+    ("WEALTH_ADVISOR", "Retail"),
+    ("RETAIL_TELLER", "Retail"),
+    ("COMPLIANCE_AUDITOR", None),
+    ("EXTERNAL_BI_TOOL", None),
+    ("ANALYST", None),
+    ("PUBLIC", None),
+]
+
+
+def policed_copy(request: pytest.FixtureRequest, folder: Path) -> Warehouse:
+    """A warehouse with the shipped policies on the hand-made gold (param "handmade") or on a copy of
+    the real dbt-built gold (param "dbt-gold"), for module fixtures parametrised over both."""
+    path = folder / "warehouse.duckdb"
+    if request.param == "handmade":
+        wh = build(path)
+    else:
+        copy_database(request.getfixturevalue("gold_db"), path)
+        wh = Warehouse(path)
+    apply_policies(wh.con, load_shipped())
+    return wh

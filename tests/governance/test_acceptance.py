@@ -7,9 +7,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.governance.conftest import raw
-from tests.governance.gold_data import build, copy_database
-from twin.governance.ddl import load_shipped, parse_policies
+from tests.governance.conftest import policed_copy, raw
+from twin.governance.ddl import parse_policies
 from twin.governance.errors import GovernanceError
 from twin.governance.session import Claims, SecureSession, open_session
 from twin.governance.store import apply_policies
@@ -21,13 +20,7 @@ Make = Callable[..., SecureSession]
 @pytest.fixture(scope="module", params=["handmade", "dbt-gold"])
 def governed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     """The acceptance cells run on the small hand-made gold and on the real dbt-built gold."""
-    path = tmp_path_factory.mktemp("accept") / "warehouse.duckdb"
-    if request.param == "handmade":
-        wh = build(path)
-    else:
-        copy_database(request.getfixturevalue("gold_db"), path)
-        wh = Warehouse(path)
-    apply_policies(wh.con, load_shipped())
+    wh = policed_copy(request, tmp_path_factory.mktemp("accept"))
     yield wh
     wh.close()
 

@@ -12,40 +12,21 @@ from typing import Any
 
 import pytest
 
-from tests.governance.conftest import raw
-from tests.governance.gold_data import build, copy_database
+from tests.governance.conftest import SESSIONS, policed_copy, raw
 from twin.governance.ddl import load_shipped, parse_policies
 from twin.governance.errors import GovernanceError
 from twin.governance.models import AddRowAccessPolicy, CreateRole
 from twin.governance.pii import parse_decision, pii_decisions, scan_table, scan_values, undecided
 from twin.governance.roles import RoleGraph
 from twin.governance.session import Claims, _governance, open_session
-from twin.governance.store import apply_policies, load_state, table_columns
+from twin.governance.store import load_state, table_columns
 from twin.governance.visibility import Visibility, load_visibility, problems
 from twin.warehouse.engine import Warehouse
-
-# Every role of the policy files once, plus the advisor outside its own department (ssn differs).
-SESSIONS = [
-    ("WEALTH_ADMIN", None),
-    ("WEALTH_ADVISOR", "Wealth"),
-    ("WEALTH_ADVISOR", "Retail"),
-    ("RETAIL_TELLER", "Retail"),
-    ("COMPLIANCE_AUDITOR", None),
-    ("EXTERNAL_BI_TOOL", None),
-    ("ANALYST", None),
-    ("PUBLIC", None),
-]
 
 
 @pytest.fixture(scope="module", params=["handmade", "dbt-gold"])
 def governed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    path = tmp_path_factory.mktemp("coverage") / "warehouse.duckdb"
-    if request.param == "handmade":
-        wh = build(path)
-    else:
-        copy_database(request.getfixturevalue("gold_db"), path)
-        wh = Warehouse(path)
-    apply_policies(wh.con, load_shipped())
+    wh = policed_copy(request, tmp_path_factory.mktemp("coverage"))
     yield wh
     wh.close()
 

@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.governance.conftest import SESSIONS
 from tests.governance.gold_data import copy_database
 from twin.governance.ddl import load_shipped
 from twin.governance.errors import QueryDenied, QueryFailed
@@ -35,16 +36,6 @@ from twin.governance.store import apply_policies, load_state
 from twin.governance.visibility import Cell, load_visibility
 from twin.warehouse.engine import Warehouse
 
-SESSIONS = [
-    ("WEALTH_ADMIN", None),
-    ("WEALTH_ADVISOR", "Wealth"),
-    ("WEALTH_ADVISOR", "Retail"),
-    ("RETAIL_TELLER", "Retail"),
-    ("COMPLIANCE_AUDITOR", None),
-    ("EXTERNAL_BI_TOOL", None),
-    ("ANALYST", None),
-    ("PUBLIC", None),
-]
 # Hidden strings shorter than this ("BUY") say little on their own.
 MIN_SECRET = 4
 SAMPLES_PER_COLUMN = 6
