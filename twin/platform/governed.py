@@ -73,7 +73,10 @@ class GovernedPlatform:
         if s is None:
             with self._lock:  # cursors are opened from the shared root connection
                 s = gov.open_session(
-                    self.wh, principal.claims(), audit=self.audit, limits=self._limits.for_role(principal.role)
+                    self.wh,
+                    principal.claims(),
+                    audit=self.audit,
+                    limits=self._limits.for_role(principal.role),
                 )
                 self._all.append(s)
             s.tune("late_materialization_max_rows", 0)  # per connection, unlike threads
@@ -183,9 +186,18 @@ def sample_keys(con: Any, table: str, column: str, limit: int) -> list[Any]:
 
 
 def open_platform(
-    db_path: str | Path, limits: Limits | None = None, *, audit: AuditLog | None = None
+    db_path: str | Path,
+    limits: Limits | None = None,
+    *,
+    audit: AuditLog | None = None,
 ) -> GovernedPlatform:
-    """The in-process platform over a built warehouse. Pass the audit log its queries go to."""
+    """The in-process platform over a built warehouse, auditing every query to `audit` (by default
+    the twin home's audit log, the one `twin sql` writes and `twin audit verify` checks)."""
     if not Path(db_path).exists():
         raise FileNotFoundError(f"no warehouse at {db_path}; run `twin warehouse build` first")
+    if audit is None:
+        from twin.config import paths
+
+        home = paths()
+        audit = AuditLog(home.audit_log, home.audit_keys, digest_dir=home.audit_digests)
     return GovernedPlatform(db_path, limits, audit=audit)

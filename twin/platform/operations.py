@@ -67,6 +67,10 @@ def _key(table: str, column: str, name: str | None = None) -> Param:
     return Param(name=name or column, source=KeySource(table=table, column=column))
 
 
+def _cols(names: str) -> tuple[str, ...]:
+    return tuple(names.split())
+
+
 CATALOGUE: dict[str, Operation] = {
     op.name: op
     for op in [
@@ -74,38 +78,42 @@ CATALOGUE: dict[str, Operation] = {
             name="client_360",
             sql="SELECT * FROM gold.customer_360 WHERE customer_id = ?",
             params=(_key("gold.customer_360", "customer_id"),),
-            columns=("customer_id", "name", "ssn", "email", "phone", "department", "advisor_id",
-                     "total_balance", "account_count", "last_trade_date", "risk_score",
-                     "profile_refreshed_at"),  # fmt: skip
+            columns=_cols(
+                "customer_id name ssn email phone department advisor_id total_balance account_count"
+                " last_trade_date risk_score profile_refreshed_at"
+            ),
             description="one client's profile, masked for the caller's role",
         ),
         Operation(
             name="client_accounts",
             sql="SELECT * FROM gold.accounts WHERE customer_id = ?",
             params=(_key("gold.accounts", "customer_id"),),
-            columns=("account_id", "customer_id", "account_number", "type", "balance", "currency",
-                     "department", "balance_updated_at"),  # fmt: skip
+            columns=_cols(
+                "account_id customer_id account_number type balance currency department balance_updated_at"
+            ),
             description="a client's accounts and balances",
         ),
         Operation(
             name="fund_nav",
             sql="SELECT * FROM gold.fund_nav WHERE fund_id = ? ORDER BY nav_date DESC LIMIT 30",
             params=(_key("gold.fund_nav", "fund_id"),),
-            columns=("fund_id", "ticker", "fund_name", "asset_class", "currency", "nav_date", "nav", "aum"),
+            columns=_cols("fund_id ticker fund_name asset_class currency nav_date nav aum"),
             description="a fund's last 30 NAVs, newest first",
         ),
         Operation(
             name="fund_performance",
             sql="SELECT * FROM gold.fund_performance WHERE fund_id = ? ORDER BY nav_date DESC LIMIT 1",
             params=(_key("gold.fund_performance", "fund_id"),),
-            columns=("fund_id", "nav_date", "nav", "daily_return", "mtd_return", "qtd_return",
-                     "ytd_return", "return_1y", "since_inception_return"),  # fmt: skip
+            columns=_cols(
+                "fund_id nav_date nav daily_return mtd_return qtd_return ytd_return return_1y"
+                " since_inception_return"
+            ),
             description="a fund's latest returns over the standard periods",
         ),
         Operation(
             name="aum_overview",
             sql="SELECT * FROM gold.aum_by_department_asset_class",
-            columns=("department", "asset_class", "aum", "customers", "accounts", "holdings"),
+            columns=_cols("department asset_class aum customers accounts holdings"),
             description="assets under management by department and asset class (row access applies)",
         ),
     ]
@@ -116,7 +124,8 @@ def operation(name: str) -> Operation:
     """The catalogue's entry for `name`, or an error naming the ones there are."""
     op = CATALOGUE.get(name)
     if op is None:
-        raise UnknownOperation(f"no operation {name!r} in the catalogue; known: {', '.join(sorted(CATALOGUE))}")
+        known = ", ".join(sorted(CATALOGUE))
+        raise UnknownOperation(f"no operation {name!r} in the catalogue; known: {known}")
     return op
 
 
