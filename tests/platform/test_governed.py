@@ -85,3 +85,44 @@ def test_every_query_is_audited_allowed_or_denied(gold_db_copy: Path, tmp_path: 
     ]
     assert records[0]["sql"] == "SELECT * FROM gold.aum_by_department_asset_class"
     assert audit.verify().ok
+
+
+GRANT_RETAIL = "INSERT INTO governance.role_department_map VALUES ('WEALTH_ADVISOR', 'Retail');\n"
+
+
+def test_a_policy_change_another_process_made_is_seen(gold_db_copy: Path, tmp_path: Path) -> None:
+    """DuckDB lets one process write a file that no other process has open: the service is closed
+    while another process applies a policy file, and the reopened service answers under it."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from twin.governance.store import stored_generation
+
+    advisor = Principal(user="a-1", role="WEALTH_ADVISOR", department="Wealth")
+    sql = "SELECT DISTINCT department FROM gold.customer_360"
+    platform = GovernedPlatform(gold_db_copy)
+    try:
+        assert platform.query(advisor, sql, []).rows == 1
+        before = stored_generation(platform.wh.con)
+    finally:
+        platform.close()
+    policy = tmp_path / "grant.sql"
+    policy.write_text(GRANT_RETAIL)
+    apply = (
+        "import sys; from twin.governance.ddl import parse_file; from twin.governance.store import "
+        "apply_policies; import duckdb; con = duckdb.connect(sys.argv[1]); "
+        "apply_policies(con, parse_file(sys.argv[2]), actor='other'); con.close()"
+    )
+    subprocess.run([sys.executable, "-c", apply, str(gold_db_copy), str(policy)], check=True)
+    con = duckdb.connect(str(gold_db_copy), read_only=True)
+    try:
+        assert stored_generation(con) == before + 1
+    finally:
+        con.close()
+    platform = GovernedPlatform(gold_db_copy)
+    try:
+        assert platform.query(advisor, sql, []).rows == 2  # Wealth, and now Retail too
+    finally:
+        platform.close()
