@@ -47,3 +47,8 @@ def test_a_principal_gives_the_claims_and_cache_scope_the_layers_below_need() ->
     assert Principal.of("u", "R", None, ["S"]) == Principal(user="u", role="R", secondary_roles=("S",))
     with pytest.raises(ValidationError):
         Principal(user="u", role="R", password="x")  # type: ignore[call-arg]
+    for bad in ("advisor; drop", "1ROLE", ""):
+        with pytest.raises(ValidationError, match="not a role name"):
+            Principal(user="u", role=bad)
+        with pytest.raises(ValidationError, match="not a role name"):
+            Principal(user="u", role="R", secondary_roles=[bad])

@@ -2,8 +2,10 @@
 
 Safe to share between threads: each thread gets its own secure session per principal scope (a session
 is one DuckDB cursor, which DuckDB lets one thread use at a time), all cursors of one database
-instance, so every thread sees gold as soon as a refresh commits. Every query is audited when an audit
-log is given, allowed or refused, by the session itself (the same records `twin sql` writes).
+instance, so every thread sees gold as soon as a refresh commits. Sessions live as long as the
+platform: serve it from a bounded pool of threads, not a thread per request. Every query is audited
+when an audit log is given, allowed or refused, by the session itself (the same records `twin sql`
+writes); `open_platform` always gives one.
 """
 
 from __future__ import annotations

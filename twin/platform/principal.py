@@ -8,12 +8,23 @@ the three can no longer drift apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from twin.cache.keys import CacheScope
 from twin.governance.session import Claims
+
+# The governance layer's role-name syntax (Snowflake identifiers): checked here so that a principal
+# that exists can always open a session; whether the role is defined is the policies' answer.
+_ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+
+
+def _checked_role(v: str) -> str:
+    if not _ROLE.match(v):
+        raise ValueError(f"not a role name: {v!r} (letters, digits, _ and $; not starting with a digit)")
+    return v
 
 
 class Principal(BaseModel):
@@ -32,6 +43,16 @@ class Principal(BaseModel):
     @classmethod
     def _tuple(cls, v: Sequence[str]) -> tuple[str, ...]:
         return tuple(v)
+
+    @field_validator("role")
+    @classmethod
+    def _role_name(cls, v: str) -> str:
+        return _checked_role(v)
+
+    @field_validator("secondary_roles")
+    @classmethod
+    def _role_names(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_checked_role(r) for r in v)
 
     @classmethod
     def of(
