@@ -122,7 +122,7 @@ class _Governed(ToyPlatform):
 
     roles = frozenset({"WEALTH_ADVISOR", "RETAIL_TELLER"})
 
-    def check_caller(self, caller: Any) -> str | None:
+    def check(self, caller: Any) -> str | None:
         unknown = [r for r in (caller.role, *caller.secondary_roles) if r not in self.roles]
         return f"unknown role(s) {', '.join(unknown)}: not defined by any policy file" if unknown else None
 
@@ -131,7 +131,7 @@ class _Governed(ToyPlatform):
 def toy_warehouse(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     import twin.sim.execute
 
-    monkeypatch.setattr(twin.sim.execute, "open_platform", lambda db: _Governed())
+    monkeypatch.setattr(twin.sim.execute, "open_platform", lambda db, **_: _Governed())
     monkeypatch.setenv("TWIN_HOME", str(tmp_path / "home"))
     return tmp_path
 

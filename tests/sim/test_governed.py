@@ -123,7 +123,7 @@ def test_single_table_queries_run_on_a_lean_session_with_the_same_answers(gold_d
         assert not single_table_select(sql), sql
     platform = open_platform(gold_db_copy)
     try:
-        advisor = Caller("advisor-0001", "WEALTH_ADVISOR", "Wealth")
+        advisor = Caller(user="advisor-0001", role="WEALTH_ADVISOR", department="Wealth")
         sql = "SELECT * FROM gold.customer_360 WHERE department = ? ORDER BY customer_id LIMIT 20"
         lean = platform.query(advisor, sql, ["Wealth"])
         full = platform._session(advisor, lean=False).query(sql, ["Wealth"])

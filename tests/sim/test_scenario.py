@@ -176,3 +176,48 @@ def test_a_scenario_file_over_the_size_limit_is_refused_before_reading(tmp_path:
     assert e.value.problems == [
         "big.yaml: 2,097,152 bytes is over the 1,048,576-byte limit for a scenario file"
     ]
+
+
+CATALOGUED = """
+name: c
+duration: 1h
+operations:
+  client_360: {key: {zipf_s: 0.9}}
+  nav: {use: fund_nav, key: {popularity: uniform}}
+  aum_overview: {}
+  own:
+    sql: "SELECT count(*) FROM gold.accounts"
+personas:
+  - {name: a, count: 1, role: WEALTH_ADVISOR, requests_per_day: 10,
+     mix: {client_360: 1, nav: 1, aum_overview: 1, own: 1}}
+"""
+
+
+def test_operations_named_from_the_platform_catalogue_take_its_sql_and_key_column() -> None:
+    from twin.platform.operations import CATALOGUE
+
+    ops = parse_scenario(CATALOGUED).operations
+    assert ops["client_360"].sql == CATALOGUE["client_360"].sql
+    assert ops["client_360"].key is not None
+    assert (ops["client_360"].key.table, ops["client_360"].key.zipf_s) == ("gold.customer_360", 0.9)
+    assert ops["nav"].use == "fund_nav" and ops["nav"].key is not None
+    assert (ops["nav"].key.column, ops["nav"].key.popularity) == ("fund_id", "uniform")
+    assert ops["aum_overview"].sql == CATALOGUE["aum_overview"].sql and ops["aum_overview"].key is None
+    assert ops["own"].use is None and ops["own"].sql == "SELECT count(*) FROM gold.accounts"
+
+
+def test_an_operation_the_catalogue_lacks_or_contradicts_is_refused_with_its_line() -> None:
+    text = CATALOGUED.replace("  aum_overview: {}", "  aum_overveiw: {}").replace(
+        "aum_overview: 1", "aum_overveiw: 1"
+    )
+    (p,) = _problems(text)
+    assert p.startswith("s.yaml:7: operations.aum_overveiw: no operation 'aum_overveiw'") and "`sql`" in p
+    text = CATALOGUED.replace("{use: fund_nav,", "{use: fund_nav, sql: 'SELECT 1',")
+    (p,) = _problems(text)
+    assert p.startswith("s.yaml:6: operations.nav: use: fund_nav and sql disagree")
+
+
+def test_shipped_scenarios_name_catalogue_operations() -> None:
+    for path in SCENARIOS.glob("*.yaml"):
+        s = load_scenario(path)
+        assert all(op.use is not None for op in s.operations.values()), path.name

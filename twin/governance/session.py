@@ -38,6 +38,7 @@ from twin.governance.store import (
     governed_views,
     load_state,
     recompile,
+    stored_generation,
 )
 
 _ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
@@ -94,7 +95,7 @@ class _Governance(BaseModel):
 
 
 _cache_lock = threading.Lock()
-_cache: dict[tuple[int, int], tuple[duckdb.DuckDBPyConnection, _Governance]] = {}
+_cache: dict[tuple[int, int, int], tuple[duckdb.DuckDBPyConnection, _Governance]] = {}
 _connections: dict[str, duckdb.DuckDBPyConnection] = {}
 
 
@@ -122,9 +123,11 @@ def _governance(
     """The catalog a session checks queries against, cached per instance until policies change.
 
     A table created after the cache was filled is found when a query names it: the denial for an
-    unknown table triggers one reload before it stands (a cost only denied queries pay).
+    unknown table triggers one reload before it stands (a cost only denied queries pay). The key holds
+    the warehouse's own policy generation too, so a change another process made is never served from
+    a catalog this process cached before it.
     """
-    key = (id(root), generation())
+    key = (id(root), generation(), stored_generation(cur))
     entry = _cache.get(key)
     # The entry holds `root` itself, so its id cannot be reused by another connection meanwhile.
     if entry is not None and entry[0] is root and not force:
@@ -132,7 +135,7 @@ def _governance(
     if not load_state(cur):
         # An ungoverned warehouse gets the shipped policies rather than no policies at all.
         ensure_shipped(root)
-        key = (id(root), generation())
+        key = (id(root), generation(), stored_generation(cur))
     database = cur.execute("SELECT current_database()").fetchall()[0][0]
     rows = cur.execute(
         """SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()
@@ -220,8 +223,8 @@ def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
     cache[key] = value
 
 
-# (root, generation, view, session context) → the specialised SELECT: computed once per role scope.
-_special: dict[tuple[int, int, str, str], str] = {}
+# (root, generations, view, session context) → the specialised SELECT: computed once per role scope.
+_special: dict[tuple[int, int, int, str, str], str] = {}
 
 
 class SecureSession:
@@ -240,6 +243,7 @@ class SecureSession:
         self._cur = root.cursor()
         self._root = root
         self._gen = generation()
+        self._stored = stored_generation(self._cur)
         self._gov = _governance(root, self._cur)
         roles = self._gov.roles
         unknown = [r for r in [claims.role, *claims.secondary_roles] if r not in roles.roles]
@@ -307,7 +311,7 @@ class SecureSession:
         stmts = []
         for table in todo:
             view = self._gov.catalog.governed[table]
-            key = (id(self._root), self._gen, view, ctx_key)
+            key = (id(self._root), self._gen, self._stored, view, ctx_key)
             body = _special.get(key)
             if body is None:
                 sql, types = self._gov.views[view]
@@ -362,6 +366,7 @@ class SecureSession:
     def _refresh(self) -> None:
         if self._gen != generation():
             self._gen = generation()
+            self._stored = stored_generation(self._cur)
             self._gov = _governance(self._root, self._cur)
             self._set_context()
             self._install(self._gov)

@@ -34,15 +34,36 @@ from twin.governance.models import (
 PRIVATE_SCHEMAS = frozenset({"bronze", "silver", GOV_SCHEMA})
 _STMT = TypeAdapter(Statement)
 _generation = [0]
+GENERATION_TABLE = f"{GOV_SCHEMA}.policy_generation"
 
 
 def generation() -> int:
-    """Bumped on every policy change in this process; open sessions re-read the catalog when it moves."""
+    """Bumped on every policy change made in this process: the fast check open sessions make before
+    each query. Changes made by other processes are counted in the warehouse (`stored_generation`)."""
     return _generation[0]
 
 
-def bump_generation() -> None:
+def bump_generation(con: duckdb.DuckDBPyConnection | None = None) -> None:
+    """Count a policy change: in this process, and in the warehouse `con` it was made in, so that any
+    process opening it later reads the catalog afresh rather than a copy cached under the same key."""
+    if con is not None:
+        _run(con, f"CREATE SCHEMA IF NOT EXISTS {GOV_SCHEMA}")
+        _run(con, f"CREATE TABLE IF NOT EXISTS {GENERATION_TABLE} (generation BIGINT NOT NULL)")
+        _run(
+            con,
+            f"INSERT INTO {GENERATION_TABLE} SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM {GENERATION_TABLE})",
+        )
+        _run(con, f"UPDATE {GENERATION_TABLE} SET generation = generation + 1")
     _generation[0] += 1
+
+
+def stored_generation(con: duckdb.DuckDBPyConnection) -> int:
+    """How many policy changes the warehouse has seen, whichever process made them (0: none counted)."""
+    try:
+        rows = _run(con, f"SELECT max(generation) FROM {GENERATION_TABLE}")
+    except duckdb.CatalogException:
+        return 0
+    return int(rows[0][0] or 0)
 
 
 class ApplyReport(BaseModel):
@@ -159,8 +180,8 @@ def apply_policies(
                     [k, order, new.kind, new.model_dump_json(), to_snowflake(new), _digest(new), actor, now],
                 )
         _execute(con, compiled)
+        bump_generation(con)  # counted in the same transaction as the change
         _run(con, "COMMIT")
-        bump_generation()
     except duckdb.Error as e:
         _run(con, "ROLLBACK")
         first = str(e).splitlines()[0]
@@ -210,7 +231,7 @@ def recompile(con: duckdb.DuckDBPyConnection) -> ApplyReport:
     stmts = load_state(con)
     compiled = compile_duckdb(stmts, table_columns(con))
     _execute(con, compiled)
-    bump_generation()
+    bump_generation(con)
     return ApplyReport(
         compiled=[t.table for t in compiled.tables],
         skipped=compiled.skipped,

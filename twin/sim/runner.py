@@ -20,13 +20,14 @@ from typing import Any
 
 import simpy
 
-from twin.cache.keys import cache_key
-from twin.cache.result_cache import ResultCache
 from twin.cost.monitor import MonitorMeter, parse_resource_monitor
+from twin.platform.cached import CachedQueries
+from twin.platform.errors import Denied, Failed
+from twin.platform.port import PlatformPort
+from twin.platform.principal import Principal
 from twin.sim.calibration import Calibration, machine_label
 from twin.sim.faults import FaultState, windows
 from twin.sim.metrics import Recorder
-from twin.sim.platform import Caller, Denied, Failed, PlatformPort
 from twin.sim.scenario import FailoverStrategy, KeySpec, Scenario, ScenarioMismatch
 from twin.sim.transport import CountingTransport, EventTransport
 
@@ -139,12 +140,12 @@ def sample_keys(scenario: Scenario, platform: PlatformPort) -> dict[str, KeyPick
     return out
 
 
-def _callers(scenario: Scenario) -> dict[str, Caller]:
+def _callers(scenario: Scenario) -> dict[str, Principal]:
     """One representative caller per operation, for calibration: the first persona that uses it."""
-    out: dict[str, Caller] = {}
+    out: dict[str, Principal] = {}
     for p in scenario.personas:
         for op in p.mix:
-            out.setdefault(op, Caller(f"{p.name}-0000", p.role, p.department, tuple(p.secondary_roles)))
+            out.setdefault(op, Principal.of(f"{p.name}-0000", p.role, p.department, p.secondary_roles))
     return out
 
 
@@ -164,12 +165,12 @@ def calibrate(scenario: Scenario, platform: PlatformPort, pickers: dict[str, Key
                 times.append(time.perf_counter() - t0)
         samples[op_name] = times
     samples[REFRESH_OP] = [platform.refresh_gold()]
-    cache = ResultCache()
-    scope = platform.cache_scope(Caller("calibration", "CALIBRATION"))
+    cache = CachedQueries(platform)  # the cost of the service's cache, not of a copy of it
+    scope = platform.cache_scope(Principal.of("calibration", "CALIBRATION"))
     lookups = []
     for i in range(200):
         t0 = time.perf_counter()
-        key = cache_key(scope, "select 1", [i % 20])
+        key = cache.key(scope, "select 1", [i % 20])
         if cache.lookup(key) is None:
             cache.store(key, i)
         lookups.append(time.perf_counter() - t0)
@@ -213,7 +214,9 @@ class _Sim:
         cfg = scenario.platform
         self.api = Slots(self.env, cfg.api_workers)
         self.wh = Slots(self.env, cfg.warehouse_slots)
-        self.cache = ResultCache(
+        # the platform service's own result cache, on the simulation's virtual clock
+        self.cache = CachedQueries(
+            platform,
             ttl_s=cfg.cache.ttl,
             max_entries=cfg.cache.max_entries,
             clock=lambda: self.env.now,
@@ -258,7 +261,7 @@ class _Sim:
         memo = (id(scope), op_name, *params)  # scopes are interned per scope in persona()
         key = self._keys.get(memo)
         if key is None:
-            key = self._keys[memo] = cache_key(scope, sql, params)
+            key = self._keys[memo] = self.cache.key(scope, sql, params)
         return key
 
     # -- fault helpers -------------------------------------------------------------------------
@@ -277,7 +280,7 @@ class _Sim:
     def persona(self, p_idx: int, idx: int) -> Generator[simpy.Event, Any, None]:
         s, env, rng = self.s, self.env, self.rng
         p = s.personas[p_idx]
-        caller = Caller(f"{p.name}-{idx:04d}", p.role, p.department, tuple(p.secondary_roles))
+        caller = Principal.of(f"{p.name}-{idx:04d}", p.role, p.department, p.secondary_roles)
         scope = self.platform.cache_scope(caller)
         # one scope object per distinct scope, so the key memo can use its identity (pydantic
         # equality is slow on the hot path)
@@ -304,7 +307,7 @@ class _Sim:
             next_t = max(next_t, env.now + p.think_time)
 
     def request(
-        self, caller: Caller, scope: Any, op_name: str, *, expect_denied: bool = False
+        self, caller: Principal, scope: Any, op_name: str, *, expect_denied: bool = False
     ) -> Generator[simpy.Event, Any, None]:
         env, rng, rec = self.env, self.rng, self.rec
         t0 = env.now

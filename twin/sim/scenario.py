@@ -102,12 +102,42 @@ class KeySpec(_Strict):
 
 
 class Operation(_Strict):
+    """A request personas make: a named operation of the platform's catalogue (`use`, by default the
+    operation's own name when no `sql` is given) or SQL of the scenario's own. A catalogue operation's
+    key defaults to the column the catalogue samples its parameter from; the scenario sets popularity."""
+
+    use: str | None = None
     sql: str
     key: KeySpec | None = None
     depends_on: list[Literal["crm"]] = []
     # Denials count against availability unless the scenario says they are the point (a probe that
     # checks a policy still refuses); then they are reported as denied but not as unavailable.
     expect_denied: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_catalogue(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or data.get("use") is None:
+            return data
+        from twin.platform.operations import CATALOGUE
+
+        name = data["use"]
+        op = CATALOGUE.get(name) if isinstance(name, str) else None
+        if op is None:
+            known = ", ".join(sorted(CATALOGUE))
+            raise ValueError(
+                f"no operation {name!r} in the platform's catalogue (known: {known}); name one with "
+                "`use:` or give the operation's own `sql`"
+            )
+        if data.get("sql") is not None and " ".join(str(data["sql"]).split()) != " ".join(op.sql.split()):
+            raise ValueError(f"use: {name} and sql disagree; give one or the other")
+        out = {**data, "sql": op.sql}
+        sources = [p.source for p in op.params if p.source is not None]
+        if sources and out.get("key") is None:
+            out["key"] = {}
+        if sources and isinstance(out["key"], Mapping):
+            out["key"] = {"table": sources[0].table, "column": sources[0].column, **out["key"]}
+        return out
 
     @field_validator("sql")
     @classmethod
@@ -295,6 +325,21 @@ class Scenario(_Strict):
     cost: CostParams = CostParams()
     failover: list[FailoverStrategy] = []
     sweep: Sweep | None = None
+
+    @field_validator("operations", mode="before")
+    @classmethod
+    def _named_operations(cls, v: Any) -> Any:
+        """An operation without `sql` or `use` is the catalogue's operation of the same name."""
+        if not isinstance(v, Mapping):
+            return v
+        out = {}
+        for name, op in v.items():
+            if op is None:
+                op = {}
+            if isinstance(op, Mapping) and op.get("sql") is None and op.get("use") is None:
+                op = {**op, "use": name}
+            out[name] = op
+        return out
 
     @field_validator("duration")
     @classmethod
