@@ -394,11 +394,9 @@ def register(app: typer.Typer) -> None:
             for w in final.workers:
                 if w.kind != "ingest":
                     console.print(f"{w.name}: {w.rows:,} ({w.state}, {w.restarts} restarts)")
-        if final.quality is not None and not final.quality.passed:
-            failing = ", ".join(f"{c.name} {c.relation}" for c in final.quality.failures)
-            status.print(
-                f"quality: {len(final.quality.failures)} failing check(s): {failing}", soft_wrap=True
-            )
+        if final.quality is not None:
+            for text in final.quality.lines():
+                status.print(text, highlight=False, soft_wrap=True)
 
     def pipeline_status(fmt: str = FORMAT) -> None:
         """Health of the running (or last) pipeline: each worker's state, restarts, errors, rows, lag, and
@@ -434,11 +432,7 @@ def register(app: typer.Typer) -> None:
                 )
             console.print(t)
             if st.quality is not None:
-                q = st.quality
-                console.print(
-                    f"quality: {len(q.checks) - len(q.failures)}/{len(q.checks)} checks pass"
-                    + "".join(f"\n  failing: {c.name} {c.relation}: {c.detail}" for c in q.failures)
-                )
+                console.print("\n".join(st.quality.lines()), highlight=False)
             for note in st.notes:
                 console.print(f"note: {note}")
         stopped_cleanly = state == "stopped" and not st.error

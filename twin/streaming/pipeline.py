@@ -308,7 +308,7 @@ class QualityWorker(_Cadence):
     def step(self) -> None:
         cursor = self.wh.con.cursor()
         try:
-            self.report = check_warehouse(_CursorDb(cursor))  # type: ignore[arg-type]
+            self.report = check_warehouse(_CursorDb(cursor))
         finally:
             cursor.close()
 
@@ -557,7 +557,7 @@ def build_pipeline(
 def _built(wh: Warehouse) -> bool:
     cursor = wh.con.cursor()
     try:
-        recorded_models(_CursorDb(cursor))  # type: ignore[arg-type]
+        recorded_models(_CursorDb(cursor))  # type: ignore[arg-type]  (it reads only `.con`)
     except WarehouseError:
         return False
     finally:
