@@ -215,6 +215,7 @@ class _Cadence(Worker):
         self.interval_s = interval_s
         self._wake = wake
         self.steps = 0
+        self.cpu_s = 0.0
         self.last_ok = time.monotonic()
         self.last_seconds = 0.0
 
@@ -224,9 +225,12 @@ class _Cadence(Worker):
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             t0 = time.monotonic()
+            cpu0 = time.thread_time()
             if self._wake is not None:
                 self._wake.clear()
             self.step()
+            # This thread's CPU (DuckDB's own worker threads not included): what the cadence costs.
+            self.cpu_s += time.thread_time() - cpu0
             self.steps += 1
             self.last_ok = time.monotonic()
             self.last_seconds = self.last_ok - t0
@@ -239,7 +243,11 @@ class _Cadence(Worker):
         return time.monotonic() - self.last_ok
 
     def detail(self) -> dict[str, float | int | str | None]:
-        return {"steps": self.steps, "last_seconds": round(self.last_seconds, 4)}
+        return {
+            "steps": self.steps,
+            "last_seconds": round(self.last_seconds, 4),
+            "cpu_s": round(self.cpu_s, 3),
+        }
 
 
 RefreshHook = Callable[[RefreshStats, float, float], None]
