@@ -48,9 +48,9 @@ from twin.config import paths
 from twin.streaming.contracts.apply import apply_topics
 from twin.streaming.contracts.topics import DLQ_TOPIC, TOPICS, topic
 from twin.streaming.envelope import encode
-from twin.streaming.ingest import Batch, IngestConfig
+from twin.streaming.ingest import Batch
 from twin.streaming.kafka_adapter import PRODUCER_DEFAULTS, KafkaBroker
-from twin.streaming.pipeline import IngestWorker, Pipeline, PipelineConfig, build_pipeline
+from twin.streaming.pipeline import STREAMING, IngestWorker, Pipeline, PipelineConfig, build_pipeline
 from twin.streaming.producer import ContractProducer
 from twin.streaming.sources import SOURCES, tick_sleep_s
 from twin.warehouse.engine import Warehouse
@@ -65,12 +65,8 @@ FRESH_SOURCES = ("aladdin", "trades", "balances", "crm")
 WARMUP_S = 5.0
 TEMPLATES = 20_000
 TICK_S = 0.005  # the load generator wakes once per tick and sends what is due, as `twin produce` does
-FRESH_CONFIG = IngestConfig(batch_max_records=20_000, batch_max_ms=200, poll_timeout_s=0.05)
-# Batches of 20,000 (not 50,000) and two queued at most: a backlog of 8 M events held up to 5 batches of
-# 50,000 raw messages plus their decoded tables at once.
-THROUGHPUT_CONFIG = IngestConfig(
-    batch_max_records=20_000, batch_max_ms=1000, poll_max_records=10_000, max_queued_batches=2
-)
+# Both phases run the pipeline's own ingest settings (`twin pipeline run`'s defaults).
+FRESH_CONFIG = THROUGHPUT_CONFIG = STREAMING
 _ID_MARK = "0" * 32
 _TIME_MARK = datetime(2000, 1, 1, 0, 0, 0, 123456, UTC)  # non-zero microseconds: a fixed-width string
 

@@ -236,7 +236,7 @@ def register(app: typer.Typer) -> None:
             None, "--until-idle", help="Stop once nothing arrived for this many seconds."
         ),
         batch_records: int = typer.Option(20_000, "--batch-records", help="Micro-batch size cap."),
-        batch_ms: int = typer.Option(500, "--batch-ms", help="Micro-batch time cap (ms)."),
+        batch_ms: int = typer.Option(200, "--batch-ms", help="Micro-batch time cap (ms)."),
         lag_threshold: float = typer.Option(
             30.0, "--lag-threshold", help="Pause partitions past this write lag (s)."
         ),
@@ -264,9 +264,10 @@ def register(app: typer.Typer) -> None:
         from rich.live import Live
 
         from twin.config import paths
-        from twin.streaming.ingest import INGEST_SOURCES, IngestConfig
+        from twin.streaming.ingest import INGEST_SOURCES
         from twin.streaming.pipeline import (
             STATUS_FILE,
+            STREAMING,
             IngestWorker,
             PipelineConfig,
             PipelineFailed,
@@ -301,8 +302,12 @@ def register(app: typer.Typer) -> None:
         wh = _warehouse(database)
         config = PipelineConfig(
             sources=tuple(names),
-            ingest=IngestConfig(
-                batch_max_records=batch_records, batch_max_ms=batch_ms, lag_threshold_s=lag_threshold
+            ingest=STREAMING.model_copy(
+                update={
+                    "batch_max_records": batch_records,
+                    "batch_max_ms": batch_ms,
+                    "lag_threshold_s": lag_threshold,
+                }
             ),
             silver_interval_s=silver_interval or None,
             gold_interval_s=gold_interval or None,
