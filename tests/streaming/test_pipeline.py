@@ -231,3 +231,15 @@ def test_cli_ingest_run_alias_lands_rows_and_status_reports_a_clean_stop(
     status = runner.invoke(app, ["pipeline", "status"])
     assert status.exit_code == 0, status.output
     assert "pipeline stopped" in status.stdout and "ingest:trades" in status.stdout
+
+
+def test_a_worker_that_cannot_start_is_a_crash_too() -> None:
+    class _NoStart(Worker):
+        kind = "gold"
+
+        def start(self) -> None:
+            raise ConnectionError("no consumer could be made")
+
+    config = PipelineConfig(max_restarts=1, restart_backoff_s=0.0)
+    with pytest.raises(PipelineFailed, match=r"failed 2 times .* ConnectionError: no consumer could be made"):
+        Pipeline([_NoStart("gold")], config=config).run(duration_s=60)

@@ -173,21 +173,26 @@ class IngestWorker(Worker):
             group_id=group_id,
         )
         self.ingester: Ingester | None = None
+        self._closed = False
         self._written_before = 0  # rows written by earlier incarnations (restarts)
         self._dead_before = 0
 
     def start(self) -> None:
+        fresh = self._make()
         if self.ingester is not None:
             self._written_before += self.ingester.stats.written
             self._dead_before += self.ingester.stats.dead_lettered
-        self.ingester = self._make()
+        self.ingester, self._closed = fresh, False
 
     def run(self, stop: threading.Event) -> None:
         assert self.ingester is not None
         self.ingester.run(stop)
 
     def close(self) -> None:
-        if self.ingester is not None:
+        # Once per incarnation: the supervisor closes a crashed worker and again at shutdown, and a
+        # Kafka consumer refuses a second close.
+        if self.ingester is not None and not self._closed:
+            self._closed = True
             self.ingester.close()
 
     def rows(self) -> int:
@@ -425,9 +430,15 @@ class Pipeline:
     # -- workers' threads ------------------------------------------------------------------------
     def _launch(self, slot: _Slot) -> None:
         slot.stop = threading.Event()
-        slot.worker.start()
-        slot.state = "running"
         slot.restart_at = None
+        try:
+            slot.worker.start()
+        except Exception as e:  # e.g. no consumer could be made: a crash like any other
+            slot.error = f"{type(e).__name__}: {e}"
+            slot.thread = None
+            self._crashed(slot, self._clock())
+            return
+        slot.state = "running"
 
         def target() -> None:
             try:
