@@ -497,13 +497,16 @@ def ingest_throughput(
 
 
 def _fixture_warehouse(workdir: Path) -> Warehouse:
-    """A warehouse built from small fixtures (silver and gold models recorded), for the silver step."""
-    from twin.fixtures import generate
-    from twin.warehouse.build import build_warehouse
-
+    """A warehouse built from small fixtures (silver and gold models recorded), for the silver step.
+    Built in a process of its own: dbt's modules would otherwise count in the pipeline's RSS."""
     _say("freshness: building a small fixture warehouse (silver's models)")
-    generate(workdir / "fixtures", scale=0.002, seed=42)
-    build_warehouse(workdir / "fresh.duckdb", workdir / "fixtures")
+    build = (
+        "import sys; from pathlib import Path; from twin.fixtures import generate; "
+        "from twin.warehouse.build import build_warehouse; w = Path(sys.argv[1]); "
+        "generate(w / 'fixtures', scale=0.002, seed=42); "
+        "build_warehouse(w / 'fresh.duckdb', w / 'fixtures')"
+    )
+    subprocess.run([sys.executable, "-c", build, str(workdir)], check=True, capture_output=True)
     return Warehouse(workdir / "fresh.duckdb")
 
 
