@@ -135,6 +135,7 @@ def test_a_worker_that_raises_is_restarted_and_the_status_shows_it(
     worker = next(w for w in final.workers if w.name == "ingest:trades")
     assert worker.restarts == 1
     assert worker.last_error == "RuntimeError: injected consumer fault"
+    assert worker.detail["records_behind"] == 0 and worker.rows == sent
     assert final.state == "stopped"
     written = read_status(status_path)
     assert written is not None and written.workers[0].restarts == 1

@@ -430,10 +430,18 @@ def register(app: typer.Typer) -> None:
                 f"pipeline {state} (pid {st.pid}, since {st.started_at:%Y-%m-%d %H:%M:%S}, "
                 f"updated {st.updated_at:%H:%M:%S})" + (f": {st.error}" if st.error else "")
             )
-            t = Table("worker", "state", "restarts", "rows", "lag (s)", "last error")
+            t = Table("worker", "state", "restarts", "rows", "lag (s)", "behind", "last error")
+            t.columns[0].no_wrap = True
             for w in st.workers:
+                behind = w.detail.get("records_behind")
                 t.add_row(
-                    w.name, w.state, str(w.restarts), f"{w.rows:,}", f"{w.lag_s:.1f}", w.last_error or ""
+                    w.name,
+                    w.state,
+                    str(w.restarts),
+                    f"{w.rows:,}",
+                    f"{w.lag_s:.1f}",
+                    "" if behind is None else f"{behind:,}",
+                    w.last_error or "",
                 )
             console.print(t)
             if st.quality is not None:

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from twin.quality.checks import QualityReport, check_warehouse
 from twin.streaming.ingest import INGEST_SOURCES, Batch, IngestConfig, Ingester
-from twin.streaming.port import Broker
+from twin.streaming.port import Admin, Broker, TopicPartition
 from twin.warehouse.catalog import recorded_models
 from twin.warehouse.engine import Warehouse, WarehouseError
 from twin.warehouse.refresh import RefreshStats, refresh_gold, refresh_silver
@@ -162,13 +162,24 @@ class IngestWorker(Worker):
         throughput benchmark streams a topic of its own)."""
         topic_name, table = route or INGEST_SOURCES[source]
         super().__init__(f"ingest:{source}")
+        self._broker = broker
+        self._admin: Admin | None = None
+        self._positions: dict[TopicPartition, int] = {}  # next offset after the last durable write
+        self._behind: tuple[float, int | None] = (0.0, None)
+
+        def written(batch: Batch, visible: float) -> None:
+            for tp, offset in batch.commit.items():
+                self._positions[tp] = max(offset, self._positions.get(tp, 0))
+            if on_written is not None:
+                on_written(batch, visible)
+
         self._make = lambda: Ingester(
             broker,
             wh,
             topic_name,
             table,
             config=config,
-            on_written=on_written,
+            on_written=written,
             consumer_config=consumer_config,
             group_id=group_id,
         )
@@ -194,6 +205,7 @@ class IngestWorker(Worker):
         if self.ingester is not None and not self._closed:
             self._closed = True
             self.ingester.close()
+        self._behind = (0.0, self._behind[1])  # the next status asks the broker again: a final figure
 
     def rows(self) -> int:
         return self._written_before + (self.ingester.stats.written if self.ingester else 0)
@@ -203,6 +215,23 @@ class IngestWorker(Worker):
 
     def lag_s(self) -> float:
         return self.ingester.stats.lag_s if self.ingester else 0.0
+
+    def records_behind(self, every_s: float = 5.0) -> int | None:
+        """Records in the partitions this worker has written that are not in bronze yet (end offsets
+        from the broker's admin API, asked at most every `every_s`; never the consumer, which belongs to
+        the ingester's thread). None until a first batch is written."""
+        now = time.monotonic()
+        if now - self._behind[0] < every_s or not self._positions:
+            return self._behind[1]
+        positions = dict(self._positions)
+        try:
+            self._admin = self._admin or self._broker.admin()
+            ends = self._admin.end_offsets(list(positions))
+            behind: int | None = sum(max(0, ends[tp] - off) for tp, off in positions.items() if tp in ends)
+        except Exception:  # a status figure: the broker being away shows in the ingester's state
+            behind = None
+        self._behind = (now, behind)
+        return behind
 
     def detail(self) -> dict[str, float | int | str | None]:
         s = self.ingester.stats if self.ingester else None
@@ -216,6 +245,7 @@ class IngestWorker(Worker):
             "pauses": s.pauses,
             "ingest_state": s.state,
             "assigned": s.assigned,
+            "records_behind": self.records_behind(),
             "write_error": s.last_error,
         }
 
