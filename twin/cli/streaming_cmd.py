@@ -359,6 +359,8 @@ def register(app: typer.Typer) -> None:
                     shown = time.monotonic()
                 runner.join(0.25)
 
+        for note in pipeline.notes:  # before it starts: what this pipeline will not do
+            status.print(f"note: {note}", soft_wrap=True)
         with stop_on_signals(stop):
             runner.start()
             if status.is_terminal:
@@ -371,8 +373,6 @@ def register(app: typer.Typer) -> None:
                 wait(lambda text: status.print(text, soft_wrap=True), 10.0)
                 status.print(line(), soft_wrap=True)
         wh.close()
-        for note in pipeline.notes:
-            status.print(f"note: {note}", soft_wrap=True)
         if "failed" in outcome:
             fail(f"pipeline stopped: {outcome['failed']}", code=PIPELINE_FAILED_EXIT)
         result = {

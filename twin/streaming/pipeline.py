@@ -540,7 +540,9 @@ class Pipeline:
         if consumed != self._consumed_seen:
             self._consumed_seen, self._active_at = consumed, now
         joined = all(i.stats.assigned for i in ingesters) or now - self._run_started > JOIN_GRACE_S
-        return now - self._active_at if joined else 0.0
+        if not joined:
+            self._active_at = now  # idle time counts from the join, not from the start
+        return now - self._active_at
 
     def run(
         self,
