@@ -1,20 +1,24 @@
 # ruff: noqa: E501  (the BENCHMARKS.md template below keeps its Markdown rows on one line each)
-"""`twin bench ingest`: ingestion from a real local Kafka into DuckDB bronze.
+"""`twin bench ingest`: the shipped streaming pipeline (`twin pipeline run`'s service) from a real local
+Kafka into DuckDB bronze and silver.
 
 1. Freshness at the architecture's combined rate (Aladdin 10,000/s + trades 2,000/s + balances 500/s +
-   CRM 100/s = 12,600 events/s), produced by four load-generator processes (one per source) while four
-   ingesters (one consumer group each) and a silver refresher (`refresh_silver` every
-   `--silver-interval` s) run in this process, on a warehouse built from small fixtures so silver's
-   models exist. Produce time (the CloudEvents `time`) → row visible in bronze (the write committed) and
+   CRM 100/s = 12,600 events/s), produced by four load-generator processes (one per source) while the
+   pipeline runs in this process as `build_pipeline` makes it (four ingesters, one consumer group each,
+   the silver worker every `--silver-interval` s, the quality and gold cadences), on a warehouse built
+   from small fixtures so silver's models exist. The bench only hooks the pipeline's write and refresh
+   callbacks to read the times. Produce time (the CloudEvents `time`) → row visible in bronze (the write committed) and
    → row visible in silver (the refresh that merged it committed), p50/p99 over every row after a
-   warm-up; this process's peak RSS. The load generator is not under test: it replays 20,000
+   warm-up; this process's peak RSS; CPU per event of each process. The load generator is not under test: it replays 20,000
    contract-valid payloads per source (built through `ContractProducer`) with a fresh event id and
    produce time patched into each, paced in 5 ms ticks like `twin produce`, so it costs about 9 µs of
    CPU per event (0.09 cores for Aladdin's 10,000/s, librdkafka included) and the offered rate is the
    architecture's even on a loaded machine (the pydantic path could not keep up there).
 2. Throughput: a topic pre-filled with `--events` Aladdin events; first a bare confluent-kafka consume
-   loop (touching every value) drains it, then the ingester (decode + bronze append + commit) drains it
-   again under another group; rates from first record to last, side by side.
+   loop (touching every value) drains it, then the pipeline with one ingester (decode + bronze append +
+   commit) drains it again under another group; rates from first record to last, side by side, with CPU
+   per event and the peak RSS (the pre-fill producer runs in a process of its own, so that RSS is the
+   pipeline's).
 
     twin bench ingest [--events 8000000] [--duration 60] [--fresh-duration 40] [--silver-interval 0.5]
                       [--bootstrap B] [--write]
@@ -44,12 +48,13 @@ from twin.config import paths
 from twin.streaming.contracts.apply import apply_topics
 from twin.streaming.contracts.topics import DLQ_TOPIC, TOPICS, topic
 from twin.streaming.envelope import encode
-from twin.streaming.ingest import INGEST_SOURCES, Batch, IngestConfig, Ingester
+from twin.streaming.ingest import Batch
 from twin.streaming.kafka_adapter import PRODUCER_DEFAULTS, KafkaBroker
+from twin.streaming.pipeline import STREAMING, IngestWorker, Pipeline, PipelineConfig, build_pipeline
 from twin.streaming.producer import ContractProducer
 from twin.streaming.sources import SOURCES, tick_sleep_s
 from twin.warehouse.engine import Warehouse
-from twin.warehouse.refresh import merged_through, refresh_silver
+from twin.warehouse.refresh import RefreshStats, merged_through
 
 BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 TARGET_RATE = 100_000
@@ -60,7 +65,8 @@ FRESH_SOURCES = ("aladdin", "trades", "balances", "crm")
 WARMUP_S = 5.0
 TEMPLATES = 20_000
 TICK_S = 0.005  # the load generator wakes once per tick and sends what is due, as `twin produce` does
-FRESH_CONFIG = IngestConfig(batch_max_records=20_000, batch_max_ms=200, poll_timeout_s=0.05)
+# Both phases run the pipeline's own ingest settings (`twin pipeline run`'s defaults).
+FRESH_CONFIG = THROUGHPUT_CONFIG = STREAMING
 _ID_MARK = "0" * 32
 _TIME_MARK = datetime(2000, 1, 1, 0, 0, 0, 123456, UTC)  # non-zero microseconds: a fixed-width string
 
@@ -131,54 +137,46 @@ def produce_worker(source: str, rate: float, duration_s: float, bootstrap: str, 
     }
 
 
-def _silver_refresher(
-    wh: Warehouse,
-    stop: threading.Event,
-    interval_s: float,
-    warm: list[float],
-    lags: list[np.ndarray],
-    waits: list[np.ndarray],
-    written: threading.Event | None = None,
-) -> list[float]:
-    """`refresh_silver` every `interval_s`; after each, the produce → visible lag of the silver rows it
-    made current (read back from silver, so a version another one replaced in the same batch is not
-    counted as visible), and of those rows the part spent between their bronze write and the start of
-    the refresh that merged them (`waits`). With `written` (set by every bronze write) it refreshes as
-    soon as a write lands instead of on the tick, and `interval_s` is only the longest it waits."""
-    from twin.warehouse.catalog import recorded_models
+class _SilverLags:
+    """The pipeline's silver worker calls this after every `refresh_silver`: the produce → visible lag of
+    the silver rows it made current (read back from silver, so a version another one replaced in the
+    same batch is not counted as visible), and of those rows the part spent between their bronze write
+    and the start of the refresh that merged them (`waits`)."""
 
-    with wh._lock:
-        feeds = {
-            s.source_table: s.relation for s in recorded_models(wh) if s.refresh == "merge" and s.source_table
+    def __init__(self, wh: Warehouse, warm: list[float]) -> None:
+        from twin.warehouse.catalog import recorded_models
+
+        self.reader = wh.con.cursor()  # its own connection: reading back does not hold up the appends
+        self.feeds = {
+            s.source_table: s.relation
+            for s in recorded_models(self)  # type: ignore[arg-type]  (it reads only `.con`)
+            if s.refresh == "merge" and s.source_table
         }
-    took: list[float] = []
-    reader = wh.con.cursor()  # its own connection: reading back does not hold up the appends
-    before = merged_through(wh)
-    while not stop.is_set():
-        t0 = time.monotonic()
-        if written is not None:
-            written.clear()
-        began = time.time()
-        stats = refresh_silver(wh)
-        visible = time.time()
-        if stats.changed:
-            took.append(stats.seconds)
-            after = merged_through(wh)
-            for table in stats.new_bronze_rows:
-                rows = reader.execute(
-                    f"SELECT epoch_us(_emitted_at) AS us, epoch_us(_ingested_at) AS ing FROM {feeds[table]} "
-                    "WHERE _ingested_at > ? AND _ingested_at <= ? AND _emitted_at > make_timestamp(?)",
-                    [before.get(table) or datetime(1970, 1, 1), after[table], int(warm[0] * 1e6)],
-                ).fetchnumpy()
-                lags.append(visible - rows["us"] / 1e6)
-                waits.append(began - rows["ing"] / 1e6)
-            before = after
-        if written is not None:
-            written.wait(interval_s)
-        else:
-            stop.wait(max(0.0, interval_s - (time.monotonic() - t0)))
-    reader.close()
-    return took
+        self.warm = warm
+        self.wh = wh
+        self.before = merged_through(wh)
+        self.lags: list[np.ndarray] = []
+        self.waits: list[np.ndarray] = []
+        self.took: list[float] = []
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.reader
+
+    def __call__(self, stats: RefreshStats, began: float, visible: float) -> None:
+        if not stats.changed:
+            return
+        self.took.append(stats.seconds)
+        after = merged_through(self.wh)
+        for table in stats.new_bronze_rows:
+            rows = self.reader.execute(
+                f"SELECT epoch_us(_emitted_at) AS us, epoch_us(_ingested_at) AS ing FROM {self.feeds[table]} "
+                "WHERE _ingested_at > ? AND _ingested_at <= ? AND _emitted_at > make_timestamp(?)",
+                [self.before.get(table) or datetime(1970, 1, 1), after[table], int(self.warm[0] * 1e6)],
+            ).fetchnumpy()
+            self.lags.append(visible - rows["us"] / 1e6)
+            self.waits.append(began - rows["ing"] / 1e6)
+        self.before = after
 
 
 def _cpu_by_process(me: psutil.Process) -> dict[str, float]:
@@ -204,8 +202,6 @@ def freshness(
 ) -> dict[str, Any]:
     config = FRESH_CONFIG
     lags: list[np.ndarray] = []
-    silver_lags: list[np.ndarray] = []
-    silver_waits: list[np.ndarray] = []
     warm = [time.time() + 3600]  # no sample before the producers start (set below)
 
     # Where a bronze row's time goes, per batch (wall clock): produce → its batch's first record
@@ -214,10 +210,7 @@ def freshness(
     wall = time.time() - time.monotonic()
     stages: dict[str, list[float]] = {"fetch": [], "batching": [], "queue": [], "write": []}
 
-    bronze_written = threading.Event()
-
     def on_written(batch: Batch, visible: float) -> None:
-        bronze_written.set()
         emitted = batch.decoded.table.column("_emitted_at").cast("int64").to_numpy() / 1e6
         lags.append(visible - emitted[emitted > warm[0]])
         if emitted.size and emitted.min() > warm[0]:
@@ -226,31 +219,27 @@ def freshness(
             stages["queue"].append(batch.write_started_at - batch.sealed_at)
             stages["write"].append(visible - (batch.write_started_at + wall))
 
-    ingesters = [
-        Ingester(broker, wh, SOURCES[s].topic, INGEST_SOURCES[s][1], config=config, on_written=on_written)
-        for s in FRESH_SOURCES
-    ]
-    stop = threading.Event()
-    threads = [threading.Thread(target=i.run, args=(stop,), daemon=True) for i in ingesters]
-    for t in threads:
-        t.start()
-    stop_refresh = threading.Event()
-    refresh_took: list[list[float]] = []
-    refresher = threading.Thread(
-        target=lambda: refresh_took.append(
-            _silver_refresher(
-                wh,
-                stop_refresh,
-                silver_interval_s,
-                warm,
-                silver_lags,
-                silver_waits,
-                bronze_written if silver_on_write else None,
-            )
+    silver = _SilverLags(wh, warm)
+    # The shipped service, as `twin pipeline run` builds it: the bench only adds its two measuring hooks.
+    pipeline = build_pipeline(
+        broker,
+        wh,
+        PipelineConfig(
+            sources=FRESH_SOURCES,
+            ingest=config,
+            silver_interval_s=silver_interval_s,
+            silver_on_write=silver_on_write,
         ),
-        daemon=True,
+        on_written=on_written,
+        on_refresh=silver,
     )
-    refresher.start()
+    stop = threading.Event()
+    supervisor = threading.Thread(target=pipeline.run, args=(stop,), daemon=True)
+    supervisor.start()
+    workers = [w for w in pipeline.workers if isinstance(w, IngestWorker)]
+    while not all(w.ingester for w in workers):
+        time.sleep(0.05)
+    ingesters = [w.ingester for w in workers if w.ingester is not None]
     # Read from the stats the ingester threads keep: calling the consumers' assignment() from this thread
     # while those threads sit in consume stalled it for minutes.
     deadline = time.monotonic() + 120
@@ -303,19 +292,15 @@ def freshness(
     ):
         rss_peak = max(rss_peak, me.memory_info().rss)
         time.sleep(0.2)
-    stop.set()
-    for t in threads:
-        t.join()
     time.sleep(min(5.0, 2 * silver_interval_s))  # the last batches reach silver
-    stop_refresh.set()
-    refresher.join()
+    stop.set()
+    supervisor.join()  # ingesters flush and commit, silver refreshes once more, consumers close
+    silver.reader.close()
     written = sum(i.stats.written for i in ingesters)
-    for i in ingesters:
-        i.close()
     all_lags = np.concatenate(lags) if lags else np.array([0.0])
-    s_lags = np.concatenate(silver_lags) if silver_lags else np.array([0.0])
-    took = np.array(refresh_took[0] if refresh_took and refresh_took[0] else [0.0])
-    s_waits = np.concatenate(silver_waits) if silver_waits else np.array([0.0])
+    s_lags = np.concatenate(silver.lags) if silver.lags else np.array([0.0])
+    took = np.array(silver.took or [0.0])
+    s_waits = np.concatenate(silver.waits) if silver.waits else np.array([0.0])
 
     def pct(xs: list[float] | np.ndarray) -> list[float]:
         a = np.asarray(xs) if len(xs) else np.array([0.0])
@@ -346,15 +331,34 @@ def freshness(
         "rss_peak_mib": rss_peak / 2**20,
         "pauses": sum(i.stats.pauses for i in ingesters),
         "cpu_cores": cores,
+        # CPU per event offered, by process: what a slower host has to find room for.
+        "cpu_us_per_event": {
+            k: v / max(1.0, sum(r["rate"] for r in reports)) * 1e6 for k, v in cores.items()
+        },
     }
 
 
 # -- 2. throughput ------------------------------------------------------------------------------------
-def fill(broker: KafkaBroker, bootstrap: str, topic_name: str, events: int) -> float:
+def fill(bootstrap: str, topic_name: str, events: int) -> float:
+    """Pre-fill in a process of its own: its 1 M-message producer queue would otherwise stay in this
+    process's RSS and be counted against the pipeline measured next."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--fill-worker", bootstrap, topic_name, str(events)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def fill_worker(bootstrap: str, topic_name: str, events: int) -> float:
     from confluent_kafka import Producer
 
-    spec = topic(topic_name)
-    maker = ContractProducer(broker.producer(), source="twin/bench")
+    from twin.streaming.memory import MemoryBroker
+
+    base = TOPICS["aladdin.positions.cdc"]
+    spec = base.model_copy(update={"name": topic_name})
+    maker = ContractProducer(MemoryBroker().producer(), source="twin/bench")  # only builds envelopes
     rng = __import__("random").Random(42)
     templates: list[tuple[bytes, bytes]] = []
     for n in range(20_000):
@@ -398,6 +402,7 @@ def bare_consume(bootstrap: str, topic_name: str, events: int, limit_s: float) -
         }
     )
     c.subscribe([topic_name])
+    cpu0 = time.process_time()
     n = 0
     nbytes = 0
     first = last = None
@@ -415,51 +420,71 @@ def bare_consume(bootstrap: str, topic_name: str, events: int, limit_s: float) -
         last = time.perf_counter()
         if last - first > limit_s:
             break
+    cpu = time.process_time() - cpu0
     c.close()
     elapsed = (last or 0) - (first or 0)
-    return {"events": n, "seconds": elapsed, "rate": n / elapsed if elapsed else 0.0, "mb": nbytes / 1e6}
+    return {
+        "events": n,
+        "seconds": elapsed,
+        "rate": n / elapsed if elapsed else 0.0,
+        "mb": nbytes / 1e6,
+        "cpu_us_per_event": cpu / max(1, n) * 1e6,
+    }
 
 
 def ingest_throughput(
     broker: KafkaBroker, workdir: Path, topic_name: str, events: int, limit_s: float
 ) -> dict[str, float]:
+    """The shipped pipeline with one ingester on the pre-filled topic (no silver: the topic has no model),
+    from first record to last; its peak RSS and CPU per event (this process and the broker)."""
     wh = Warehouse(workdir / "throughput.duckdb")
-    config = IngestConfig(batch_max_records=50_000, batch_max_ms=1000, poll_max_records=10_000)
     marks: dict[str, float] = {}
 
     def on_written(batch: Batch, visible: float) -> None:
         marks["last"] = time.perf_counter()
 
-    ing = Ingester(
+    config = PipelineConfig(
+        sources=("aladdin",), ingest=THROUGHPUT_CONFIG, silver_interval_s=None, gold_interval_s=None
+    )
+    worker = IngestWorker(
         broker,
         wh,
-        topic(topic_name),
-        "bench_positions_raw",
-        config=config,
-        on_written=on_written,
+        "aladdin",
+        config.ingest,
+        on_written,
+        route=(topic_name, "bench_positions_raw"),
         group_id=f"bench-ingest-{uuid.uuid4().hex[:6]}",
     )
+    wh.con.execute(f"SET wal_autocheckpoint = '{config.wal_autocheckpoint}'").fetchall()
+    pipeline = Pipeline([worker], config=config)
     stop = threading.Event()
-    thread = threading.Thread(target=ing.run, args=(stop,), daemon=True)
+    supervisor = threading.Thread(target=pipeline.run, args=(stop,), daemon=True)
     me = psutil.Process()
     rss_peak = 0
-    thread.start()
+    supervisor.start()
+    while worker.ingester is None:
+        time.sleep(0.01)
+    ing = worker.ingester
+    cpu: dict[str, float] = {}
     deadline = time.monotonic() + 60 + limit_s
     while time.monotonic() < deadline:
         if "first" not in marks and ing.stats.consumed:
             marks["first"] = time.perf_counter()
+            cpu = _cpu_by_process(me)
         rss_peak = max(rss_peak, me.memory_info().rss)
         if ing.stats.written >= events or (
             "first" in marks and time.perf_counter() - marks["first"] > limit_s
         ):
             break
         time.sleep(0.05)
+    cpu_end = _cpu_by_process(me)
     stop.set()
-    thread.join()
+    supervisor.join()
+    rss_peak = max(rss_peak, me.memory_info().rss)
     written = wh.count("bronze.bench_positions_raw")
-    ing.close()
     wh.close()
     elapsed = marks.get("last", 0.0) - marks.get("first", 0.0)
+    n = max(1, ing.stats.written)
     return {
         "events": written,
         "seconds": elapsed,
@@ -467,17 +492,21 @@ def ingest_throughput(
         "rss_peak_mib": rss_peak / 2**20,
         "slow_batches": ing.stats.slow_batches,
         "pauses": ing.stats.pauses,
+        "cpu_us_per_event": {k: (cpu_end[k] - cpu.get(k, 0.0)) / n * 1e6 for k in cpu_end},
     }
 
 
 def _fixture_warehouse(workdir: Path) -> Warehouse:
-    """A warehouse built from small fixtures (silver and gold models recorded), for the silver step."""
-    from twin.fixtures import generate
-    from twin.warehouse.build import build_warehouse
-
+    """A warehouse built from small fixtures (silver and gold models recorded), for the silver step.
+    Built in a process of its own: dbt's modules would otherwise count in the pipeline's RSS."""
     _say("freshness: building a small fixture warehouse (silver's models)")
-    generate(workdir / "fixtures", scale=0.002, seed=42)
-    build_warehouse(workdir / "fresh.duckdb", workdir / "fixtures")
+    build = (
+        "import sys; from pathlib import Path; from twin.fixtures import generate; "
+        "from twin.warehouse.build import build_warehouse; w = Path(sys.argv[1]); "
+        "generate(w / 'fixtures', scale=0.002, seed=42); "
+        "build_warehouse(w / 'fresh.duckdb', w / 'fixtures')"
+    )
+    subprocess.run([sys.executable, "-c", build, str(workdir)], check=True, capture_output=True)
     return Warehouse(workdir / "fresh.duckdb")
 
 
@@ -519,11 +548,23 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         )
         _say(f"freshness: stages p50/p99 (s) {fresh['stages_p50_p99_s']}")
         fill_rate = 0.0
-        bare: dict[str, float] = {"events": 0, "seconds": 0.0, "rate": 0.0, "mb": 0.0}
-        ing: dict[str, float] = {"events": 0, "seconds": 0.0, "rate": 0.0, "rss_peak_mib": 0.0}
+        bare: dict[str, float] = {
+            "events": 0,
+            "seconds": 0.0,
+            "rate": 0.0,
+            "mb": 0.0,
+            "cpu_us_per_event": 0.0,
+        }
+        ing: dict[str, Any] = {
+            "events": 0,
+            "seconds": 0.0,
+            "rate": 0.0,
+            "rss_peak_mib": 0.0,
+            "cpu_us_per_event": {},
+        }
         if not args.skip_throughput:
             _say(f"throughput: filling {bench_topic} with {args.events:,} events")
-            fill_rate = fill(broker, bootstrap, bench_topic, args.events)
+            fill_rate = fill(bootstrap, bench_topic, args.events)
             _say(f"filled at {fill_rate:,.0f}/s; bare consume loop")
             bare = bare_consume(bootstrap, bench_topic, args.events, args.duration)
             _say(f"bare: {bare['rate']:,.0f}/s over {bare['seconds']:.1f} s; ingest")
@@ -558,8 +599,14 @@ def _verdict(ok: bool) -> str:
     return "meets" if ok else "misses"
 
 
+def _us(per_event: dict[str, float]) -> str:
+    shown = {k: v for k, v in per_event.items() if not (k == "broker" and v == 0.0)}
+    return ", ".join(f"{k} {v:.1f}" for k, v in shown.items()) + f" (total {sum(shown.values()):.1f})"
+
+
 def render(m: dict[str, Any]) -> str:
     b, i, f = m["bare"], m["ingest"], m["fresh"]
+    rss_peak = max(f["rss_peak_mib"], i["rss_peak_mib"])
     rates = ", ".join(f"{k} {v:,.0f}/s" for k, v in f["producer_rates"].items())
     return f"""## ingest
 
@@ -579,23 +626,29 @@ def render(m: dict[str, Any]) -> str:
 | produce → visible in bronze, p99 | {f["p99_s"]:.2f} s |
 | produce → visible in bronze, max | {f["max_s"]:.2f} s |
 | rows checked in bronze (after a {WARMUP_S:.0f} s warm-up) | {f["samples"]:,} |
-| produce → visible in silver (`refresh_silver` every {f["silver_interval_s"]:g} s), p50 | {f["silver_p50_s"]:.2f} s |
+| produce → visible in silver (the pipeline's silver worker, every {f["silver_interval_s"]:g} s), p50 | {f["silver_p50_s"]:.2f} s |
 | produce → visible in silver, p99 | {f["silver_p99_s"]:.2f} s |
 | produce → visible in silver, max | {f["silver_max_s"]:.2f} s |
 | silver rows checked (current versions only) | {f["silver_samples"]:,} |
 | `refresh_silver` duration p50 / p99 ({f["refreshes"]} refreshes) | {f["refresh_p50_s"]:.2f} / {f["refresh_p99_s"]:.2f} s |
 | rows landed / events sent | {f["written"]:,} / {f["sent"]:,} |
-| ingester process peak RSS (4 ingesters) | {f["rss_peak_mib"]:.0f} MiB |
+| pipeline process peak RSS (4 ingesters, silver, quality) | {f["rss_peak_mib"]:.0f} MiB |
 | backpressure pauses | {f["pauses"]} |
 | CPU cores used while producing (of 2) | {_cores(f["cpu_cores"])} |
+| CPU per event offered, µs | {_us(f["cpu_us_per_event"])} |
+
+| throughput run, CPU per event | µs |
+|---|---|
+| bare consume loop | {b["cpu_us_per_event"]:.1f} |
+| pipeline (ingester: decode + bronze append + commit) | {_us(i["cpu_us_per_event"])} |
 
 - Throughput target ≥ {TARGET_RATE:,}/s: {_verdict(i["rate"] >= TARGET_RATE)} it; sustained over {i["seconds"]:.0f} s
   (the run stops at `--duration` s or when the {m["events"]:,} pre-filled events are drained).
   Goal ratio ≥ {TARGET_RATIO}: {_verdict(m["ratio"] >= TARGET_RATIO)} it.
 - Freshness target p99 ≤ {TARGET_P99_S:.0f} s into silver: {_verdict(f["silver_p99_s"] <= TARGET_P99_S)} it
   (into bronze: {f["p99_s"]:.2f} s).
-- RSS target ≤ {TARGET_RSS_MIB} MiB: {_verdict(f["rss_peak_mib"] <= TARGET_RSS_MIB)} it (ingester RSS during the
-  throughput run: {i["rss_peak_mib"]:.0f} MiB).
+- RSS target ≤ {TARGET_RSS_MIB} MiB at the peak of every phase: {_verdict(rss_peak <= TARGET_RSS_MIB)} it
+  (freshness {f["rss_peak_mib"]:.0f} MiB, throughput {i["rss_peak_mib"]:.0f} MiB; the pre-fill runs in a process of its own).
 - The pre-fill producer (raw confluent-kafka, idempotent, acks=all) ran at {m["fill_rate"]:,.0f} events/s;
   1-node broker start to ready: {m["broker_ready_s"]:.1f} s (target ≤ 20 s).
 """
@@ -613,6 +666,9 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["--produce-worker"]:  # a load-generator process started by `freshness`
         source, rate, duration, bootstrap, seed = argv[1:6]
         print(json.dumps(produce_worker(source, float(rate), float(duration), bootstrap, int(seed))))
+        return
+    if argv[:1] == ["--fill-worker"]:  # the throughput phase's pre-fill, in a process of its own
+        print(fill_worker(argv[1], argv[2], int(argv[3])))
         return
     parser = argparse.ArgumentParser(prog="twin bench ingest", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=8_000_000, help="events to pre-fill for throughput")

@@ -1,4 +1,5 @@
-"""Streaming commands: `twin topics apply|list`, `twin produce`, `twin ingest run`, `twin dlq replay`."""
+"""Streaming commands: `twin topics apply|list`, `twin produce`, `twin pipeline run|status` (alias `twin
+ingest run|status`), `twin dlq replay`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from twin.cli.errors import fail
 from twin.cli.inputs import database as checked_database
 
 console = Console()
+PIPELINE_FAILED_EXIT = 3  # a worker kept crashing: apart from usage errors (2) and twin's bugs (1)
 
 BOOTSTRAP = typer.Option(
     None, "--bootstrap", "-b", help="Kafka bootstrap HOST:PORT (default: `twin broker up`'s)."
@@ -56,10 +58,18 @@ def register(app: typer.Typer) -> None:
     topics_app = typer.Typer(
         help="Topics as contracts: apply them to the broker, list them.", no_args_is_help=True
     )
-    ingest_app = typer.Typer(help="Snowpipe-style ingestion from topics into bronze.", no_args_is_help=True)
+    ingest_app = typer.Typer(
+        help="Snowpipe-style ingestion from topics into bronze (the pipeline's old name).",
+        no_args_is_help=True,
+    )
     dlq_app = typer.Typer(help="The ingest dead-letter queue (ingest.dlq).", no_args_is_help=True)
     app.add_typer(topics_app, name="topics")
     app.add_typer(ingest_app, name="ingest")
+    pipeline_app = typer.Typer(
+        help="The streaming pipeline as one supervised service (ingest → bronze → silver → gold).",
+        no_args_is_help=True,
+    )
+    app.add_typer(pipeline_app, name="pipeline")
     app.add_typer(dlq_app, name="dlq")
 
     @topics_app.command("apply")
@@ -217,8 +227,7 @@ def register(app: typer.Typer) -> None:
                 f"({report.rate:,.0f}/s; {report.duplicates} duplicates, {report.late} late injected)"
             )
 
-    @ingest_app.command("run")
-    def ingest_run(
+    def pipeline_run(
         sources: str = typer.Option(
             "aladdin,trades,balances,crm,nav", "--sources", help="Comma-separated sources."
         ),
@@ -226,25 +235,59 @@ def register(app: typer.Typer) -> None:
         until_idle: float | None = typer.Option(
             None, "--until-idle", help="Stop once nothing arrived for this many seconds."
         ),
-        batch_records: int = typer.Option(50_000, "--batch-records", help="Micro-batch size cap."),
-        batch_ms: int = typer.Option(500, "--batch-ms", help="Micro-batch time cap (ms)."),
+        batch_records: int = typer.Option(20_000, "--batch-records", help="Micro-batch size cap."),
+        batch_ms: int = typer.Option(200, "--batch-ms", help="Micro-batch time cap (ms)."),
         lag_threshold: float = typer.Option(
             30.0, "--lag-threshold", help="Pause partitions past this write lag (s)."
+        ),
+        silver_interval: float = typer.Option(
+            0.5, "--silver-interval", help="Seconds between silver refreshes (0: no silver refresher)."
+        ),
+        gold_interval: float = typer.Option(
+            300.0, "--gold-interval", help="Seconds between gold refreshes (0: no gold refresh)."
+        ),
+        quality_interval: float = typer.Option(
+            60.0, "--quality-interval", help="Seconds between data-quality checks (0: none)."
+        ),
+        max_restarts: int = typer.Option(
+            3, "--max-restarts", help="Restarts a worker may use within a minute before the pipeline stops."
         ),
         bootstrap: str | None = BOOTSTRAP,
         database: Path | None = DATABASE,
         fmt: str = FORMAT,
     ) -> None:
-        """Ingest sources into bronze in the foreground with a live status line (Ctrl-C stops cleanly)."""
+        """Run the streaming pipeline in the foreground: ingesters into bronze, silver refresher, gold
+        refresh and quality checks, supervised (a crashed worker restarts; one that keeps crashing stops
+        the pipeline, exit code 3). SIGTERM or Ctrl-C stops cleanly, committing what was written.
+        Health: `twin pipeline status`."""
         _check_format(fmt)
         from rich.live import Live
 
-        from twin.streaming.ingest import INGEST_SOURCES, IngestConfig, Ingester
+        from twin.config import paths
+        from twin.streaming.ingest import INGEST_SOURCES
+        from twin.streaming.pipeline import (
+            STATUS_FILE,
+            STREAMING,
+            IngestWorker,
+            PipelineConfig,
+            PipelineFailed,
+            build_pipeline,
+            stop_on_signals,
+        )
 
         names = [s.strip() for s in sources.split(",") if s.strip()]
         unknown = [n for n in names if n not in INGEST_SOURCES]
         if unknown or not names:
             fail(f"unknown source(s) {unknown}; choose from {', '.join(INGEST_SOURCES)}")
+        for option, value in (
+            ("--silver-interval", silver_interval),
+            ("--gold-interval", gold_interval),
+            ("--quality-interval", quality_interval),
+        ):
+            if value < 0:
+                fail(f"{option} must be 0 (off) or a positive number of seconds, not {value:g}")
+        if max_restarts < 0 or batch_records < 1 or batch_ms < 1 or lag_threshold <= 0:
+            fail("--max-restarts must be ≥ 0; --batch-records, --batch-ms and --lag-threshold positive")
         broker = _broker(bootstrap)
         from twin.streaming.contracts.apply import apply_topics
         from twin.streaming.contracts.topics import DLQ_TOPIC, TOPICS
@@ -257,74 +300,94 @@ def register(app: typer.Typer) -> None:
         if missing:
             apply_topics(broker.admin(), [TOPICS[t] for t in missing])
         wh = _warehouse(database)
-        config = IngestConfig(
-            batch_max_records=batch_records, batch_max_ms=batch_ms, lag_threshold_s=lag_threshold
+        config = PipelineConfig(
+            sources=tuple(names),
+            ingest=STREAMING.model_copy(
+                update={
+                    "batch_max_records": batch_records,
+                    "batch_max_ms": batch_ms,
+                    "lag_threshold_s": lag_threshold,
+                }
+            ),
+            silver_interval_s=silver_interval or None,
+            gold_interval_s=gold_interval or None,
+            quality_interval_s=quality_interval or None,
+            max_restarts=max_restarts,
         )
-        ingesters = [
-            Ingester(broker, wh, INGEST_SOURCES[n][0], INGEST_SOURCES[n][1], config=config) for n in names
-        ]
-        stop = threading.Event()
-        threads = [
-            threading.Thread(target=i.run, args=(stop,), kwargs={"until_idle_s": until_idle}, daemon=True)
-            for i in ingesters
-        ]
-        for t in threads:
-            t.start()
+        pipeline = build_pipeline(broker, wh, config, status_path=paths().home / STATUS_FILE)
+        ingesters = [w for w in pipeline.workers if isinstance(w, IngestWorker)]
         started = time.monotonic()
 
         def line() -> str:
             parts = []
-            for i in ingesters:
+            for w in ingesters:
+                i = w.ingester
+                if i is None:
+                    continue
                 s = i.stats
                 parts.append(
-                    f"{i.table}: {s.written:,} rows, {s.dead_lettered} dlq, {s.state}"
+                    f"{i.table}: {w.rows():,} rows, {w.dead_lettered()} dlq, {s.state}"
                     + (f" lag {s.lag_s:.0f}s" if s.lag_s > 1 else "")
                 )
-            total = sum(i.stats.written for i in ingesters)
+            for w in pipeline.workers:
+                if not isinstance(w, IngestWorker):
+                    parts.append(f"{w.name}: {w.rows():,}")
+            total = sum(w.rows() for w in ingesters)
             el = time.monotonic() - started
             return f"[{el:5.0f}s] {total / max(el, 1e-9):,.0f} rows/s | " + " | ".join(parts)
 
         status = Console(stderr=True)
+        stop = threading.Event()
+        outcome: dict[str, Any] = {}
 
-        def wait_for_threads(show: Callable[[str], None], every_s: float) -> None:
+        def supervise() -> None:
+            try:
+                pipeline.run(stop, duration_s=duration, until_idle_s=until_idle)
+            except PipelineFailed as e:
+                outcome["failed"] = str(e)
+            except Exception as e:  # the supervisor itself: still one message, never a half-run
+                outcome["failed"] = f"{type(e).__name__}: {e}"
+
+        # The supervisor runs on a thread so this one keeps the signal handlers and the status line.
+        runner = threading.Thread(target=supervise, name="twin-pipeline", daemon=True)
+
+        def wait(show: Callable[[str], None], every_s: float) -> None:
             shown = time.monotonic()
-            while any(t.is_alive() for t in threads):
-                if duration is not None and time.monotonic() - started >= duration:
-                    stop.set()
+            while runner.is_alive():
                 if time.monotonic() - shown >= every_s:
                     show(line())
                     shown = time.monotonic()
-                time.sleep(0.25)
+                runner.join(0.25)
 
-        try:
+        for note in pipeline.notes:  # before it starts: what this pipeline will not do
+            status.print(f"note: {note}", soft_wrap=True)
+        with stop_on_signals(stop):
+            runner.start()
             if status.is_terminal:
                 with Live(line(), console=status, refresh_per_second=4, transient=fmt == "json") as live:
-                    wait_for_threads(live.update, 0.0)
+                    wait(live.update, 0.0)
                     live.update(line())
             else:
                 # Piped or in CI: a line every 10 s, as a log, instead of a live line that only a terminal
                 # can redraw (rich would print it once, at the end, without its newline).
-                wait_for_threads(lambda text: status.print(text, soft_wrap=True), 10.0)
+                wait(lambda text: status.print(text, soft_wrap=True), 10.0)
                 status.print(line(), soft_wrap=True)
-        except KeyboardInterrupt:
-            stop.set()
-        stop.set()
-        for t in threads:
-            t.join()
-        for i in ingesters:
-            i.close()
         wh.close()
+        if "failed" in outcome:
+            fail(f"pipeline stopped: {outcome['failed']}", code=PIPELINE_FAILED_EXIT)
         result = {
-            i.table: {
-                "consumed": i.stats.consumed,
-                "written": i.stats.written,
-                "dead_lettered": i.stats.dead_lettered,
-                "skipped_replays": i.stats.replayed_skips,
-                "pauses": i.stats.pauses,
-                "last_error": i.stats.last_error,
+            w.ingester.table: {
+                "consumed": w.ingester.stats.consumed,
+                "written": w.rows(),
+                "dead_lettered": w.dead_lettered(),
+                "skipped_replays": w.ingester.stats.replayed_skips,
+                "pauses": w.ingester.stats.pauses,
+                "last_error": w.ingester.stats.last_error,
             }
-            for i in ingesters
+            for w in ingesters
+            if w.ingester is not None
         }
+        final = pipeline.status()
         if fmt == "json":
             typer.echo(json.dumps(result, indent=2))
         else:
@@ -333,6 +396,67 @@ def register(app: typer.Typer) -> None:
                     f"{table}: {r['written']:,} rows written, {r['dead_lettered']} dead-lettered, "
                     f"{r['pauses']} pauses"
                 )
+            for w in final.workers:
+                if w.kind != "ingest":
+                    console.print(f"{w.name}: {w.rows:,} ({w.state}, {w.restarts} restarts)")
+        if final.quality is not None:
+            for text in final.quality.lines():
+                status.print(text, highlight=False, soft_wrap=True)
+
+    def pipeline_status(fmt: str = FORMAT) -> None:
+        """Health of the running (or last) pipeline: each worker's state, restarts, errors, rows, lag, and
+        the last quality checks. Exits 1 when the pipeline failed, died, or a worker is not running."""
+        _check_format(fmt)
+        from twin.config import paths
+        from twin.streaming.pipeline import STATUS_FILE, pid_alive, read_status
+
+        path = paths().home / STATUS_FILE
+        try:
+            st = read_status(path)
+        except ValueError as e:
+            fail(f"cannot read the pipeline status file {path}: {e}")
+        if st is None:
+            fail("no pipeline has run here: start one with `twin pipeline run`")
+        state = st.state
+        if state in ("starting", "running", "stopping") and not pid_alive(st.pid):
+            state = "dead"  # the process ended without writing a final status (killed)
+        data = st.model_dump(mode="json")
+        data["state"] = state
+        data["healthy"] = state == "running" and all(w.state == "running" for w in st.workers)
+        if fmt == "json":
+            typer.echo(json.dumps(data, indent=2))
+        else:
+            console.print(
+                f"pipeline {state} (pid {st.pid}, since {st.started_at:%Y-%m-%d %H:%M:%S}, "
+                f"updated {st.updated_at:%H:%M:%S})" + (f": {st.error}" if st.error else "")
+            )
+            t = Table("worker", "state", "restarts", "rows", "lag (s)", "behind", "last error")
+            t.columns[0].no_wrap = True
+            for w in st.workers:
+                behind = w.detail.get("records_behind")
+                t.add_row(
+                    w.name,
+                    w.state,
+                    str(w.restarts),
+                    f"{w.rows:,}",
+                    f"{w.lag_s:.1f}",
+                    "" if behind is None else f"{behind:,}",
+                    w.last_error or "",
+                )
+            console.print(t)
+            if st.quality is not None:
+                console.print("\n".join(st.quality.lines()), highlight=False)
+            for note in st.notes:
+                console.print(f"note: {note}")
+        stopped_cleanly = state == "stopped" and not st.error
+        if not (data["healthy"] or stopped_cleanly):
+            raise typer.Exit(1)
+
+    pipeline_app.command("run")(pipeline_run)
+    pipeline_app.command("status")(pipeline_status)
+    # `twin ingest run|status` predate the pipeline: the same commands under their old names.
+    ingest_app.command("run")(pipeline_run)
+    ingest_app.command("status")(pipeline_status)
 
     @dlq_app.command("replay")
     def dlq_replay(

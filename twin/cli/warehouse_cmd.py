@@ -15,6 +15,7 @@ from rich.tree import Tree
 from twin.cli.errors import fail
 
 if TYPE_CHECKING:
+    from twin.quality import QualityReport
     from twin.warehouse.catalog import LineageNode
 
 console = Console()
@@ -34,6 +35,15 @@ def _db(db: Path | None) -> Path:
 
     # checked before `build --fresh` deletes it: a path that is not a DuckDB file is never removed
     return database(db if db is not None else paths().database, must_exist=False)
+
+
+def _quality(path: Path) -> QualityReport:
+    """The data-quality checks on a just-built warehouse (they read what dbt recorded there)."""
+    from twin.quality import check_warehouse
+    from twin.warehouse.engine import Warehouse
+
+    with Warehouse(path) as wh:
+        return check_warehouse(wh)
 
 
 def register(app: typer.Typer) -> None:
@@ -76,8 +86,11 @@ def register(app: typer.Typer) -> None:
                 )
         except (WarehouseError, DbtError) as exc:
             fail(str(exc))
+        quality = _quality(db_path)
         if fmt is OutputFormat.JSON:
-            typer.echo(result.model_dump_json(indent=2))
+            typer.echo(
+                json.dumps({**result.model_dump(mode="json"), "quality": quality.model_dump()}, indent=2)
+            )
             return
         table = Table(title=f"warehouse built in {result.seconds:.1f} s: {result.db_path}")
         for col in ("layer", "table", "rows"):
@@ -90,10 +103,12 @@ def register(app: typer.Typer) -> None:
             f"dbt: {result.models_built} models built, {result.tests_passed} tests passed, "
             f"{len(result.tests_failed)} failed"
         )
+        console.print("\n".join(quality.lines()), highlight=False)
 
     @warehouse.command("refresh")
     def refresh(db: Path | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
         """Bring silver and gold up to date with new bronze rows, without starting dbt."""
+        from twin.quality import check_warehouse
         from twin.warehouse.engine import Warehouse, WarehouseError
         from twin.warehouse.refresh import refresh_gold
 
@@ -103,9 +118,14 @@ def register(app: typer.Typer) -> None:
         try:
             with Warehouse(path) as wh:
                 stats = refresh_gold(wh)
+                quality = check_warehouse(wh)
         except WarehouseError as exc:
             fail(str(exc))
-        typer.echo(stats.model_dump_json(indent=2))
+        typer.echo(json.dumps({**stats.model_dump(mode="json"), "quality": quality.model_dump()}, indent=2))
+        # The checks' verdict also on stderr, where a person reading the JSON's tail still sees it.
+        err = Console(stderr=True)
+        for line in quality.lines():
+            err.print(line, highlight=False)
 
     @warehouse.command("load")
     def load(

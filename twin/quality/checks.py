@@ -1,5 +1,8 @@
 """Checks that run without dbt on a built warehouse: silver keys unique, gold populated, feeds fresh.
 
+They run after `twin warehouse build` and `refresh` (printed beside the result) and on a cadence in the
+streaming pipeline (in its status file), so a failing check is seen where the data is made.
+
 They read the models dbt recorded at build time (`silver._twin_models`), so the natural keys checked are
 the ones silver deduplicates on. Freshness compares each feed's latest business time with `as_of` (the
 simulation passes its virtual clock; default: the latest business time across feeds).
@@ -8,11 +11,20 @@ simulation passes its virtual clock; default: the latest business time across fe
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
+import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from twin.warehouse.catalog import recorded_models
-from twin.warehouse.engine import Warehouse
+
+
+class _Db(Protocol):
+    """What the checks read through: a `Warehouse`, or anything with a connection of its own (the
+    pipeline passes a cursor, so the checks never share a connection object with the appends)."""
+
+    con: duckdb.DuckDBPyConnection
+
 
 FEED_TIMES: dict[str, tuple[str, timedelta]] = {
     "silver.trades": ("executed_at", timedelta(days=3)),
@@ -26,7 +38,7 @@ FEED_TIMES: dict[str, tuple[str, timedelta]] = {
 
 
 class QualityCheck(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     relation: str
@@ -35,7 +47,7 @@ class QualityCheck(BaseModel):
 
 
 class QualityReport(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     checks: list[QualityCheck]
 
@@ -47,14 +59,19 @@ class QualityReport(BaseModel):
     def failures(self) -> list[QualityCheck]:
         return [c for c in self.checks if not c.passed]
 
+    def lines(self) -> list[str]:
+        """How many checks pass, then one line per failing check (what and why)."""
+        head = f"quality: {len(self.checks) - len(self.failures)}/{len(self.checks)} checks pass"
+        return [head] + [f"  failing: {c.name} {c.relation}: {c.detail}" for c in self.failures]
+
 
 def check_warehouse(
-    wh: Warehouse, *, as_of: datetime | None = None, max_staleness: timedelta | None = None
+    wh: _Db, *, as_of: datetime | None = None, max_staleness: timedelta | None = None
 ) -> QualityReport:
     """Run every check; `max_staleness` overrides the per-feed allowances in FEED_TIMES."""
     con = wh.con
     checks: list[QualityCheck] = []
-    for spec in recorded_models(wh):
+    for spec in recorded_models(wh):  # type: ignore[arg-type]  (it reads only `.con`)
         if spec.natural_key:
             key = ", ".join(spec.natural_key)
             dups = con.execute(
