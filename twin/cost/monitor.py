@@ -26,12 +26,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from twin.errors import TwinError
+
 Action = Literal["NOTIFY", "SUSPEND", "SUSPEND_IMMEDIATE"]
 Frequency = Literal["MONTHLY", "DAILY", "WEEKLY", "YEARLY", "NEVER"]
 DAY_S = 86_400.0
 
 
-class MonitorError(ValueError):
+class MonitorError(TwinError, ValueError):
     """The resource monitor DDL is not one this parser accepts; the message says where and why."""
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from twin.errors import TwinError
 from twin.sim.scenario import ScenarioError, Sla, SlaMetric
 from twin.sim.sla import evaluate
 from twin.sim.yaml_lines import YamlSyntaxError, line_of, load_with_lines
@@ -120,7 +121,7 @@ class ReportFigures(_Figures):
     slas: list[SlaRow]
 
 
-class ReportError(ValueError):
+class ReportError(TwinError, ValueError):
     """A report (or baseline) is not one `twin run` writes; each problem names the field."""
 
     def __init__(self, source: str, problems: list[str]) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from twin.errors import TwinError
+
 Path_ = tuple[str | int, ...]
 
 
@@ -21,7 +23,7 @@ MAX_ALIASES = 50  # the shipped scenarios use none; a few anchors for shared set
 MAX_NODES = 100_000  # values in the expanded document; the shipped scenarios have under 500
 
 
-class YamlSyntaxError(ValueError):
+class YamlSyntaxError(TwinError, ValueError):
     pass
 
 

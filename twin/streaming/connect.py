@@ -7,9 +7,10 @@ import json
 import os
 
 from twin.config import paths
+from twin.errors import TwinError
 
 
-class NoBroker(RuntimeError):
+class NoBroker(TwinError, RuntimeError):
     pass
 
 

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from pydantic import ValidationError
 
+from twin.errors import TwinError
 from twin.streaming.contracts.topics import DLQ_TOPIC, TopicSpec, topic
 from twin.streaming.contracts.values import (
     DEAD_LETTER_KEY_MAX_CHARS,
@@ -52,7 +53,7 @@ DLQ_RECORD_MAX_BYTES = 104_857
 _INLINE_KEY_MAX_BYTES = (DEAD_LETTER_KEY_MAX_CHARS // 4) * 3
 
 
-class DeadLetterPayloadMissing(LookupError):
+class DeadLetterPayloadMissing(TwinError, LookupError):
     """A letter refers to a payload the warehouse does not have (or whose hash does not match)."""
 
 

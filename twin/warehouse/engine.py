@@ -18,13 +18,15 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from twin.errors import TwinError
+
 MEDALLION_SCHEMAS = ("bronze", "silver", "gold")
 WAL_AUTOCHECKPOINT = "1GB"
 INGEST_COLUMNS = ("_source", "_topic", "_partition", "_offset", "_ingested_at")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class WarehouseError(Exception):
+class WarehouseError(TwinError):
     """A warehouse operation was refused; the message says why."""
 
 

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from twin.cli.errors import TwinError
 from twin.config import paths
+from twin.errors import TwinError
 from twin.streaming.broker import processes, properties
 from twin.streaming.broker.config import KafkaLocalConfig
 from twin.streaming.broker.installer import require_installed

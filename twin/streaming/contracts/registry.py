@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from twin.errors import TwinError
 from twin.streaming.contracts.compat import backward_problems
 
 
-class IncompatibleSchema(ValueError):
+class IncompatibleSchema(TwinError, ValueError):
     """A new schema version breaks BACKWARD compatibility; `problems` names each field."""
 
     def __init__(self, subject: str, problems: list[str]) -> None:
