@@ -79,7 +79,8 @@ def report_unexpected(exc: Exception) -> int:
 class TwinGroup(TyperGroup):
     """The root command group: the CLI's single error path for exceptions no command handled."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    # typer passes its own Context (a subclass of the click Context it vendors under a private name)
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except (typer.TyperException, typer.Exit, typer.Abort):  # usage errors and exits: typer's own

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from sqlglot import exp
@@ -122,7 +123,7 @@ def check_nesting(tokens: list[Token]) -> None:
         previous = tt
 
 
-def check_tree_depth(tree: exp.Expression, n_tokens: int | None = None) -> None:
+def check_tree_depth(tree: exp.Expr, n_tokens: int | None = None) -> None:
     """Refuse trees deeper than MAX_TREE_DEPTH: postfix chains (`x[1][1]…`, `a.b.c…`) parse flat
     but nest in the tree, and the generator recurses over it.
 
@@ -186,18 +187,18 @@ class Scan(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     tables: list[exp.Table]
-    identity: list[exp.Expression]  # context functions (CURRENT_ROLE() …) to rewrite
+    identity: list[exp.Expr]  # context functions (CURRENT_ROLE() …) to rewrite
     has_cte: bool
 
 
-def scan(tree: exp.Expression, extra_functions: frozenset[str] = frozenset()) -> Scan:
+def scan(tree: exp.Expr, extra_functions: frozenset[str] = frozenset()) -> Scan:
     """Apply the node rules to every node of `tree` (user SQL and policy bodies alike).
 
     Raises QueryDenied naming the statement kind, function, type or syntax refused. `extra_functions`
     names untyped functions allowed on top of the allowlist (a policy body's GETVARIABLE).
     """
     found: list[exp.Table] = []
-    identity: list[exp.Expression] = []
+    identity: list[exp.Expr] = []
     has_cte = False
     for node in tree.walk():
         kind = _kinds.get(type(node))
@@ -208,7 +209,7 @@ def scan(tree: exp.Expression, extra_functions: frozenset[str] = frozenset()) ->
         if kind == _FORBIDDEN:
             raise QueryDenied(f"{node.key.upper()} is not allowed in a query")
         if kind == _ANON:
-            name = denied_function(node)
+            name = denied_function(cast(exp.Func, node))  # the kind tables map only Func classes here
             if name is not None and name.lower() not in extra_functions:
                 raise QueryDenied(f"function {name}() is not allowed (not on the function allowlist)")
             if context_name(node) in CONTEXT_FUNCTIONS:
@@ -218,19 +219,19 @@ def scan(tree: exp.Expression, extra_functions: frozenset[str] = frozenset()) ->
                 identity.append(node)
             cls = type(node)
             if cls not in _func_denied:
-                _func_denied[cls] = denied_function(node)
+                _func_denied[cls] = denied_function(cast(exp.Func, node))
             if _func_denied[cls] is not None:
                 raise QueryDenied(
                     f"function {_func_denied[cls]}() is not allowed (not on the function allowlist)"
                 )
         elif kind == _TABLE:
-            found.append(node)
+            found.append(cast(exp.Table, node))
         elif kind == _CTE:
             has_cte = True
         elif kind == _PLACEHOLDER and node.this and not str(node.this).isdigit():
             raise QueryDenied("named parameters are not supported")
         elif kind == _TYPE:
-            bad = denied_type(node)
+            bad = denied_type(cast(exp.DataType, node))
             if bad is not None:
                 raise QueryDenied(f"type {bad} is not allowed in a cast")
         elif kind == _DOT and isinstance(node.expression, exp.Func):

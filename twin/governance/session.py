@@ -464,7 +464,7 @@ class SecureSession:
         import pyarrow as pa
 
         rows = query_history_rows(self.audit) if self.audit else []
-        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in QUERY_HISTORY_COLUMNS]
+        cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in QUERY_HISTORY_COLUMNS]
         types = [pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.timestamp("us"),
                  pa.float64(), pa.int64(), pa.string(), pa.string(), pa.string()]  # fmt: skip
         table = pa.table(

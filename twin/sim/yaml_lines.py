@@ -38,7 +38,7 @@ class BoundedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.aliases = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
@@ -47,7 +47,7 @@ class BoundedLoader(yaml.SafeLoader):
                     f"line {line}: more than {MAX_ALIASES} YAML aliases (*name); write the values out "
                     "instead of expanding anchors"
                 )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
 
 def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:

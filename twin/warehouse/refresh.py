@@ -145,7 +145,9 @@ def _merge(wh: _Db, spec: ModelSpec, source: str, delta: str) -> tuple[int, str]
 
 def _bronze_delta(wh: _Db, table: str, since: datetime | None, through: datetime) -> str:
     bounds = "_ingested_at <= ?" + (" AND _ingested_at > ?" if since is not None else "")
-    params: list[object] = [through] + ([since] if since is not None else [])
+    params: list[object] = [through]
+    if since is not None:
+        params.append(since)
     wh.con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_DELTA} AS SELECT * FROM bronze.{table} WHERE {bounds}", params
     ).fetchall()
@@ -223,7 +225,9 @@ def _merge_feed(db: _Db, spec: ModelSpec, table: str, since: datetime | None, th
     if source not in spec.sql:
         raise WarehouseError(f"{spec.relation}: compiled SQL does not read {source}")
     bounds = "_ingested_at <= $through" + (" AND _ingested_at > $since" if since is not None else "")
-    params: dict[str, object] = {"through": through} | ({"since": since} if since is not None else {})
+    params: dict[str, object] = {"through": through}
+    if since is not None:
+        params["since"] = since
     sql = spec.sql.replace(source, f"(SELECT * FROM bronze.{table} WHERE {bounds})")
     key = ", ".join(spec.natural_key)
     on = " AND ".join(f"s.{k} IS NOT DISTINCT FROM c.{k}" for k in spec.natural_key)

@@ -71,7 +71,9 @@ def metadata_brokers(
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet_logger(), **(client_config or {})})
+    # confluent-kafka takes a logging.Logger under "logger"; its stubs type config values as scalars
+    conf = {"bootstrap.servers": bootstrap, "logger": _quiet_logger(), **(client_config or {})}
+    admin = AdminClient(conf)  # type: ignore[arg-type]
     try:
         return len(admin.list_topics(timeout=timeout_s).brokers)
     except KafkaException:
