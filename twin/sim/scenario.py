@@ -22,6 +22,9 @@ from twin.errors import TwinError
 from twin.sim.durations import parse_clock, parse_duration
 from twin.sim.yaml_lines import YamlSyntaxError, line_of, load_with_lines
 
+# The shipped scenario files: package data, so an installed twin finds them outside a checkout.
+SHIPPED_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
 # Limits, checked when a scenario is loaded (and when a run overrides its duration), before any work:
 # past them a run would hang the simulator or exhaust memory. Each error names the field, its line and
 # the limit. Every persona user is a SimPy process; the shipped scenarios stay far below all of these.
@@ -426,12 +429,14 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def find_scenario(name_or_path: str, search: Path | None = None) -> Path:
-    """A path as given, or `scenarios/NAME.yaml` from the working tree or the source tree."""
+    """A path as given, or `scenarios/NAME.yaml` from the working directory, else a shipped scenario.
+
+    The shipped ones are package data (`twin/scenarios`), so an installed twin finds them too."""
     p = Path(name_or_path)
     if p.exists():
         return p
     roots = [search] if search else []
-    roots += [Path.cwd() / "scenarios", Path(__file__).resolve().parents[2] / "scenarios"]
+    roots += [Path.cwd() / "scenarios", SHIPPED_SCENARIOS]
     for root in roots:
         for cand in (root / name_or_path, root / f"{name_or_path}.yaml"):
             if cand.exists():
