@@ -83,6 +83,7 @@ class SlaRow(_Figures):
     actual: float | None
     passed: bool
     note: str = ""
+    optional: bool = False
 
     @field_validator("bound")
     @classmethod
@@ -104,6 +105,7 @@ class SlaRow(_Figures):
             name=self.name,
             metric=self.metric,
             operation=self.operation,
+            optional=self.optional,
             **({"max": value} if m.group(1) == "<=" else {"min": value}),
         )
 

@@ -232,6 +232,10 @@ class Sla(_Strict):
     operation: str | None = None
     max: float | None = None
     min: float | None = None
+    # An SLA whose metric has no samples in a run is reported as "no data" and fails the gate: a check
+    # that measured nothing must not pass silently. `optional: true` lets it pass with no data (for a
+    # metric the run cannot measure yet); when it does have samples it is checked like any other.
+    optional: bool = False
 
     @model_validator(mode="after")
     def _one_bound(self) -> Sla:
