@@ -147,7 +147,7 @@ def _silver_refresher(
     soon as a write lands instead of on the tick, and `interval_s` is only the longest it waits."""
     from twin.warehouse.catalog import recorded_models
 
-    with wh._lock:
+    with wh.write_lock:
         feeds = {
             s.source_table: s.relation for s in recorded_models(wh) if s.refresh == "merge" and s.source_table
         }

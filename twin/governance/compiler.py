@@ -31,8 +31,9 @@ from twin.governance.models import (
     Statement,
     TagMaskingPolicy,
 )
+from twin.warehouse.engine import GOVERNANCE_SCHEMA
 
-GOV_SCHEMA = "governance"
+GOV_SCHEMA = GOVERNANCE_SCHEMA
 _BASE = "__t"
 _DUCKDB = Dialect.get_or_raise("duckdb")
 

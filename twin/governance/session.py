@@ -32,13 +32,13 @@ from twin.governance.limits import WATCHDOG, RoleLimits, load_limits
 from twin.governance.roles import RoleGraph
 from twin.governance.specialise import TEMP_PREFIX, specialise
 from twin.governance.store import (
-    PRIVATE_SCHEMAS,
     ensure_shipped,
     generation,
     governed_views,
     load_state,
     recompile,
 )
+from twin.warehouse.engine import PRIVATE_SCHEMAS
 
 _ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 HISTORY_ROLE = "COMPLIANCE_AUDITOR"

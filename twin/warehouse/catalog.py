@@ -1,6 +1,6 @@
 """What the dbt manifest says about the models: compiled SQL, dependencies, refresh rules, lineage.
 
-`record_models` stores each model's compiled SQL in `meta.models` (with the DuckDB catalog qualifier
+`record_models` stores each model's compiled SQL in `silver._twin_models` (with the DuckDB catalog qualifier
 removed, so the SQL works on a copy of the file under another name) for the refresh path; `lineage`
 walks the manifest's dependency graph from a relation back to its bronze sources.
 """

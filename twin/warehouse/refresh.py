@@ -1,6 +1,6 @@
 """Incremental refresh of silver and gold without dbt: the path the simulation takes every simulated hour.
 
-It replays the compiled SQL dbt recorded at build time (`meta.models`), so it cannot drift from the
+It replays the compiled SQL dbt recorded at build time (`silver._twin_models`), so it cannot drift from the
 project, and does only the work new bronze rows call for:
 
 - a silver dedup model whose bronze table has rows past its watermark runs its own SQL over just those
@@ -33,7 +33,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from twin.warehouse.catalog import META_SCHEMA, ModelSpec, recorded_models
-from twin.warehouse.engine import Warehouse, WarehouseError, table_names
+from twin.warehouse.engine import Warehouse, WarehouseError, table_names, transaction
 
 _DELTA = "_twin_bronze_delta"
 
@@ -286,7 +286,7 @@ def refresh_silver(wh: Warehouse) -> RefreshStats:
                 "(bronze_table VARCHAR PRIMARY KEY, merged_through TIMESTAMP)"
             ).fetchall()
         feeds = [s for s in feeds if ("bronze", s.source_table) in present]
-        with wh._lock:
+        with wh.write_lock:
             db.con.execute("BEGIN TRANSACTION").fetchall()
             marks = _watermarks(db)
             silver_marks = _silver_watermarks(db, exists=True)
@@ -338,7 +338,7 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
     """Bring silver and gold up to date with bronze rows appended since the last build or refresh."""
     started = time.perf_counter()
     specs = recorded_models(wh)
-    with wh._lock:
+    with wh.write_lock:
         marks = _watermarks(wh)
         silver_marks = _silver_watermarks(wh)
         grown = _grown(wh, {table: marks.get(table) for table in wh.tables("bronze")})
@@ -350,8 +350,7 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
         rebuilt: list[str] = []
         keyed: dict[str, int] = {}
         if dirty:
-            wh.con.execute("BEGIN TRANSACTION").fetchall()
-            try:
+            with transaction(wh.con):
                 for spec in specs:
                     changed = dirty.intersection(spec.depends_on)
                     if not changed:
@@ -398,10 +397,6 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
                     f"INSERT OR REPLACE INTO {META_SCHEMA}._twin_watermarks VALUES (?, ?)",
                     [[t, h] for t, h in highs.items()],
                 )
-                wh.con.execute("COMMIT").fetchall()
-            except BaseException:
-                wh.con.execute("ROLLBACK").fetchall()
-                raise
     return RefreshStats(
         new_bronze_rows=new,
         merged=merged,

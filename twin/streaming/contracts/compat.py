@@ -130,7 +130,3 @@ def _compare(old: Schema, new: Schema, old_root: Schema, new_root: Schema, path:
 def backward_problems(old: Schema, new: Schema) -> list[str]:
     """Why `new` cannot read data written with `old` (empty list: compatible)."""
     return _compare(old, new, old, new, "")
-
-
-def is_backward_compatible(old: Schema, new: Schema) -> bool:
-    return not backward_problems(old, new)
