@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from twin.cli import params, render
 from twin.cli.errors import fail
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def register(app: typer.Typer) -> None:
         )
 
     @warehouse.command("refresh")
-    def refresh(db: Path | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
+    def refresh(db: Path | None = params.db(), fmt: params.Format = params.output_format()) -> None:
         """Bring silver and gold up to date with new bronze rows, without starting dbt."""
         from twin.warehouse.engine import Warehouse, WarehouseError
         from twin.warehouse.refresh import refresh_gold
@@ -105,7 +106,20 @@ def register(app: typer.Typer) -> None:
                 stats = refresh_gold(wh)
         except WarehouseError as exc:
             fail(str(exc))
-        typer.echo(stats.model_dump_json(indent=2))
+        if fmt == params.Format.json:
+            typer.echo(stats.model_dump_json(indent=2))
+            return
+        changes = (
+            [
+                {"relation": f"bronze.{t}", "change": "new rows", "rows": n}
+                for t, n in stats.new_bronze_rows.items()
+            ]
+            + [{"relation": r, "change": "merged", "rows": n} for r, n in stats.merged.items()]
+            + [{"relation": r, "change": "keys recomputed", "rows": n} for r, n in stats.keyed.items()]
+            + [{"relation": r, "change": "rebuilt", "rows": None} for r in stats.rebuilt]
+        )
+        title = f"refresh: {stats.seconds:.2f} s" + ("" if changes else ", nothing new in bronze")
+        render.rows(changes, fmt, columns=("relation", "change", "rows"), title=title, console=console)
 
     @warehouse.command("load")
     def load(
