@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - install, then run twin's main job (a SimPy scenario on DuckDB; SLA + cost summary)"
 	@echo "make test   - install everything the tests need (Python deps, Kafka jars, kcat, redis-server), then pytest"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff, the layer contracts (import-linter) and mypy"
 	@echo "make bench  - run the benchmarks behind BENCHMARKS.md"
 
 $(STAMP): pyproject.toml
@@ -57,6 +57,8 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check twin tests benchmarks loadtests chaos fixtures
 	$(VENV)/bin/ruff format --check twin tests benchmarks loadtests chaos fixtures
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format twin tests benchmarks loadtests chaos fixtures

@@ -88,7 +88,7 @@ def prepare(db: Path | None, scale: float, work: Path) -> tuple[Path, str]:
 
 def measure(path: Path, lookups: int, aggs: int, seed: int) -> dict[str, Any]:
     from twin.governance.ddl import load_shipped
-    from twin.governance.firewall import _check
+    from twin.governance.firewall import check, check_uncached
     from twin.governance.session import Claims, open_session
     from twin.governance.store import apply_policies
     from twin.warehouse.engine import Warehouse
@@ -120,8 +120,8 @@ def measure(path: Path, lookups: int, aggs: int, seed: int) -> dict[str, Any]:
     teller = open_session(wh, Claims(user="bench", role="RETAIL_TELLER", department="Retail"))
     # The shared secure view (session identity read through getvariable at bind time): what a session
     # falls back to when its views cannot be specialised.
-    view_sql = _check(LOOKUP, s._gov.catalog).sql
-    agg_view_sql = _check(AGG, s._gov.catalog).sql
+    view_sql = check(LOOKUP, s._gov.catalog).sql
+    agg_view_sql = check(AGG, s._gov.catalog).sql
 
     def timed(fn: Any) -> float:
         t0 = time.perf_counter()
@@ -141,7 +141,7 @@ def measure(path: Path, lookups: int, aggs: int, seed: int) -> dict[str, Any]:
     # Does the governed lookup reach the customer_id index? DuckDB names the scan type in the profile.
     out["index_scan"] = {}
     for name, sess in (("raw", None), ("session", s), ("teller", teller)):
-        cur, sql = (admin, LOOKUP) if sess is None else (sess._cur, _check(LOOKUP, sess._catalog).sql)
+        cur, sql = (admin, LOOKUP) if sess is None else (sess._cur, check(LOOKUP, sess._catalog).sql)
         plan = cur.execute("EXPLAIN ANALYZE " + sql, [sample[0]]).fetchall()[0][1]
         out["index_scan"][name] = "Index Scan" in plan
     agg: dict[str, list[float]] = {k: [] for k in ("raw", "view", "session", "teller")}
@@ -168,14 +168,14 @@ def measure(path: Path, lookups: int, aggs: int, seed: int) -> dict[str, Any]:
     for _ in range(200):
         for q in TYPICAL:
             t0, c0 = time.perf_counter(), time.thread_time()
-            _check.__wrapped__(q, s._catalog)  # uncached: the first sight of a query
+            check_uncached(q, s._catalog)  # the first sight of a query
             cpu.append((time.thread_time() - c0) * 1000)
             checks.append(_ms(t0))
     out["firewall_p50_ms"], out["firewall_p95_ms"] = _p(checks, 0.5), _p(checks, 0.95)
     out["firewall_cpu_p50_ms"], out["firewall_cpu_p95_ms"] = _p(cpu, 0.5), _p(cpu, 0.95)
     t0 = time.perf_counter()
     for _ in range(2000):
-        _check(LOOKUP, s._catalog)
+        check(LOOKUP, s._catalog)
     out["firewall_cached_us"] = _ms(t0) / 2000 * 1000
     out["fakesnow"] = fakesnow_lookup(admin.sql("SELECT * FROM gold.customer_360").to_arrow_table(), sample)
     out["fakesnow_shipped"] = fakesnow_as_shipped(admin, sample, path.parent) if out["fakesnow"] else None

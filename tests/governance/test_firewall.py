@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from twin.governance.errors import QueryDenied
+from twin.governance.firewall import Catalog
 from twin.governance.session import SecureSession
 
 Make = Callable[..., SecureSession]
@@ -115,11 +116,11 @@ def test_role_cannot_change_inside_session(session: Make) -> None:
 # ---- the checker's own caches and per-thread parsers must not change a verdict ---------------------
 
 
-def _verdict(sql: str, catalog: object) -> tuple[str, str]:
-    from twin.governance.firewall import _check
+def _verdict(sql: str, catalog: Catalog) -> tuple[str, str]:
+    from twin.governance.firewall import check_uncached
 
     try:
-        return "allowed", _check.__wrapped__(sql, catalog).sql  # type: ignore[attr-defined]
+        return "allowed", check_uncached(sql, catalog).sql
     except QueryDenied as e:
         return "denied", e.reason
 

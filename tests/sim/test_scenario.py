@@ -6,7 +6,7 @@ import pytest
 
 from twin.sim.scenario import ScenarioError, load_scenario, parse_scenario
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "twin" / "scenarios"
 
 
 def _problems(text: str) -> list[str]:

@@ -15,8 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from twin.errors import TwinError
 
-class SourceUnavailable(RuntimeError):
+
+class SourceUnavailable(TwinError, RuntimeError):
     """The loader's source (the warehouse) is down; the cache may fall back to a stale entry."""
 
 

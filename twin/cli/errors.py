@@ -1,9 +1,10 @@
 """One way for every command to fail: a clear message on stderr and a non-zero exit, never a traceback.
 
 Commands call `fail` for errors they expect. Everything else that escapes a command ends in
-`TwinGroup.invoke`, the single place an exception becomes a message: errors about the user's input
-(files, settings, policies, scenarios) exit 2, anything else is a bug in twin and exits 1. Either way the
-message is one line and names `--debug` / `TWIN_DEBUG=1`, which re-raise with the full traceback.
+`TwinGroup.invoke`, the single place an exception becomes a message: `twin.errors.TwinError` (the root
+of every layer's errors) and other errors about the user's input (files, settings) exit 2, anything else
+is a bug in twin and exits 1. Either way the message is one line and names `--debug` / `TWIN_DEBUG=1`,
+which re-raise with the full traceback.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+# re-exported: commands raise it as `twin.cli.errors.TwinError`; the root lives below every layer
+from twin.errors import TwinError
+
+__all__ = ["TwinError", "TwinGroup", "fail", "report_unexpected"]
+
 err_console = Console(stderr=True)
 
 DEBUG_ENV = "TWIN_DEBUG"
 DEBUG_HINT = f"rerun with --debug (or {DEBUG_ENV}=1) for the traceback"
-
-
-class TwinError(Exception):
-    """An error a user can act on; the CLI prints its message without a stack trace."""
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -35,22 +37,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def _usage_errors() -> tuple[type[BaseException], ...]:
     """Exception classes that mean "your input is wrong" (exit 2) rather than "twin has a bug" (exit 1).
 
-    DuckDB's IOException is a file it cannot use (a directory, not a database, locked by another
-    process): always about a path the user gave or the machine, never about twin's SQL.
+    Every layer's errors subclass `TwinError`, so that one class covers them all. pydantic's
+    ValidationError is a settings or input file that does not validate. DuckDB's IOException is a file it
+    cannot use (a directory, not a database, locked by another process): always about a path the user
+    gave or the machine, never about twin's SQL.
     """
     try:
         import duckdb
         from pydantic import ValidationError
-
-        from twin.governance.errors import GovernanceError
-        from twin.sim.gate import ReportError
-        from twin.sim.scenario import ScenarioError
     except ImportError:  # a broken install: still one line, never a second traceback
         return (TwinError, OSError, UnicodeError)
-    return (
-        TwinError, GovernanceError, ScenarioError, ReportError, ValidationError, OSError, UnicodeError,
-        duckdb.IOException,
-    )  # fmt: skip
+    return (TwinError, ValidationError, OSError, UnicodeError, duckdb.IOException)
 
 
 def debug_enabled(ctx: typer.Context | None) -> bool:
@@ -82,7 +79,8 @@ def report_unexpected(exc: Exception) -> int:
 class TwinGroup(TyperGroup):
     """The root command group: the CLI's single error path for exceptions no command handled."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    # typer passes its own Context (a subclass of the click Context it vendors under a private name)
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except (typer.TyperException, typer.Exit, typer.Abort):  # usage errors and exits: typer's own

@@ -32,7 +32,7 @@ def sla_table(report: dict[str, Any]) -> Table:
         t.add_column(col)
     for r in report["slas"]:
         result = "[green]pass[/]" if r["passed"] else "[bold red]FAIL[/]"
-        actual = "-" if r["actual"] is None else f"{r['actual']:.4g}"
+        actual = "no data" if r["actual"] is None else f"{r['actual']:.4g}"
         t.add_row(escape(r["name"]), r["metric"], escape(r["operation"] or "all"), r["bound"], actual, result)
     return t
 
@@ -173,7 +173,7 @@ def gate_table(rows: list[Any]) -> Table:
     for r in rows:
         t.add_row(
             escape(r.check), r.kind, "-" if r.baseline is None else f"{r.baseline:.4g}",
-            "-" if r.actual is None else f"{r.actual:.4g}", r.limit, escape(r.change),
+            "no data" if r.actual is None else f"{r.actual:.4g}", r.limit, escape(r.change),
             "[green]pass[/]" if r.passed else "[bold red]FAIL[/]",
         )  # fmt: skip
     return t

@@ -103,7 +103,7 @@ def register(app: typer.Typer) -> None:
         from twin.streaming.contracts.topics import TOPICS
 
         live = {} if contracts_only else _broker(bootstrap).admin().list_topics()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for spec in TOPICS.values():
             info = live.get(spec.name)
             rows.append(

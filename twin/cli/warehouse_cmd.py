@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from twin.cli import params, render
 from twin.cli.errors import fail
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def register(app: typer.Typer) -> None:
         console.print("\n".join(quality.lines()), highlight=False)
 
     @warehouse.command("refresh")
-    def refresh(db: Path | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
+    def refresh(db: Path | None = params.db(), fmt: params.Format = params.output_format()) -> None:
         """Bring silver and gold up to date with new bronze rows, without starting dbt."""
         from twin.quality import check_warehouse
         from twin.warehouse.engine import Warehouse, WarehouseError
@@ -121,11 +122,26 @@ def register(app: typer.Typer) -> None:
                 quality = check_warehouse(wh)
         except WarehouseError as exc:
             fail(str(exc))
-        typer.echo(json.dumps({**stats.model_dump(mode="json"), "quality": quality.model_dump()}, indent=2))
-        # The checks' verdict also on stderr, where a person reading the JSON's tail still sees it.
+        # The checks' verdict on stderr: seen beside any output format, never mixed into JSON or CSV.
         err = Console(stderr=True)
         for line in quality.lines():
             err.print(line, highlight=False)
+        if fmt == params.Format.json:
+            typer.echo(
+                json.dumps({**stats.model_dump(mode="json"), "quality": quality.model_dump()}, indent=2)
+            )
+            return
+        changes = (
+            [
+                {"relation": f"bronze.{t}", "change": "new rows", "rows": n}
+                for t, n in stats.new_bronze_rows.items()
+            ]
+            + [{"relation": r, "change": "merged", "rows": n} for r, n in stats.merged.items()]
+            + [{"relation": r, "change": "keys recomputed", "rows": n} for r, n in stats.keyed.items()]
+            + [{"relation": r, "change": "rebuilt", "rows": None} for r in stats.rebuilt]
+        )
+        title = f"refresh: {stats.seconds:.2f} s" + ("" if changes else ", nothing new in bronze")
+        render.rows(changes, fmt, columns=("relation", "change", "rows"), title=title, console=console)
 
     @warehouse.command("load")
     def load(

@@ -26,12 +26,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from twin.errors import TwinError
+
 Action = Literal["NOTIFY", "SUSPEND", "SUSPEND_IMMEDIATE"]
 Frequency = Literal["MONTHLY", "DAILY", "WEEKLY", "YEARLY", "NEVER"]
 DAY_S = 86_400.0
 
 
-class MonitorError(ValueError):
+class MonitorError(TwinError, ValueError):
     """The resource monitor DDL is not one this parser accepts; the message says where and why."""
 
 
@@ -137,13 +139,13 @@ def parse_resource_monitor(ddl: str) -> ResourceMonitor:
                 expect("PERCENT")
                 expect("DO")
                 action = expect("NOTIFY", "SUSPEND", "SUSPEND_IMMEDIATE")
-                triggers.append(Trigger(percent=int(pct), action=action))  # type: ignore[arg-type]
+                triggers.append(Trigger(percent=int(pct), action=action))
             if not triggers:
                 raise MonitorError("resource monitor DDL: TRIGGERS needs at least one ON n PERCENT DO action")
     if quota is None or quota <= 0:
         raise MonitorError("resource monitor DDL: CREDIT_QUOTA = n (credits, > 0) is required")
     triggers.sort(key=lambda t: t.percent)
-    return ResourceMonitor(name=name, credit_quota=quota, frequency=frequency, triggers=triggers)  # type: ignore[arg-type]
+    return ResourceMonitor(name=name, credit_quota=quota, frequency=frequency, triggers=triggers)
 
 
 class Notification(BaseModel):

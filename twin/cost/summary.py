@@ -6,35 +6,22 @@ simulator.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from twin.cost.billing import warehouse_clock
 from twin.cost.delivery import DeliveryInputs, delivery_cost, trajectory
 from twin.cost.hit_rate import replay, zipf_replay
 from twin.cost.model import per_query_cost, worked_example
 from twin.cost.monitor import parse_resource_monitor
+from twin.cost.params import CostParams
 from twin.cost.projection import Figures, Observed, Projection, Traffic, WarehouseTerms, project_day
 from twin.cost.sweeps import profile_trajectory, sweeps
 
 HIT_RATE_GRID = (0.0, 0.5, 0.8, 0.9, 0.94, 0.98)
 
 
-class Prices(Protocol):
-    """What the cost model reads of a scenario's `cost:` block."""
-
-    seconds_per_query: float
-    min_billing_s: float
-    auto_suspend_s: float
-    egress_per_gb: float
-    push_gb_per_day: float
-    storage_tb: float
-    storage_per_tb_month: float
-    days_per_year: int
-    credits_per_hour: float
-    resource_monitor: str | None
-
-    @property
-    def dollars_per_second(self) -> float: ...
+# What the cost model reads of a scenario's `cost:` block.
+Prices = CostParams
 
 
 def billed_cap_s(params: Prices) -> tuple[float, str] | None:

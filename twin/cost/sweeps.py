@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twin.cost.params import CostParams
 from twin.cost.projection import DAY_S, Traffic, WarehouseTerms, model_window
 
 TTLS_S = (0.0, 60.0, 300.0, 900.0, 1800.0, 3600.0)
@@ -28,7 +29,7 @@ def _day(traffic: Traffic, terms: WarehouseTerms, dps: float) -> dict[str, float
     }
 
 
-def sweeps(traffic: Traffic, params: Any, terms: WarehouseTerms) -> dict[str, Any]:
+def sweeps(traffic: Traffic, params: CostParams, terms: WarehouseTerms) -> dict[str, Any]:
     """{parameter: {"chosen": x, "points": [{"x": x, ...day figures}]}} for each swept parameter."""
     dps = params.dollars_per_second
     out: dict[str, Any] = {}
@@ -84,7 +85,7 @@ PROFILE_STAGES = (
 )
 
 
-def profile_trajectory(traffic: Traffic, params: Any, terms: WarehouseTerms) -> list[dict[str, Any]]:
+def profile_trajectory(traffic: Traffic, params: CostParams, terms: WarehouseTerms) -> list[dict[str, Any]]:
     """The cost-reduction stages priced by the warehouse clock on this scenario's traffic profile."""
     dps, c0 = params.dollars_per_second, params.credits_per_hour
     out: list[dict[str, Any]] = []

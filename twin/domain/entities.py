@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import JsonDict
 
 _SSN = re.compile(r"^(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}$")
 
@@ -36,12 +37,12 @@ def ident(**kw: Any) -> Any:
 
 def business_date(**kw: Any) -> Any:
     # JSON Schema has no bound for a date; formatMinimum/formatMaximum is the draft keyword validators use.
-    extra = {"formatMinimum": EARLIEST_DATE.isoformat(), "formatMaximum": LATEST_DATE.isoformat()}
+    extra: JsonDict = {"formatMinimum": EARLIEST_DATE.isoformat(), "formatMaximum": LATEST_DATE.isoformat()}
     return Field(ge=EARLIEST_DATE, le=LATEST_DATE, json_schema_extra=extra, **kw)
 
 
 def business_time(**kw: Any) -> Any:
-    extra = {"formatMinimum": EARLIEST_TIME.isoformat(), "formatMaximum": LATEST_TIME.isoformat()}
+    extra: JsonDict = {"formatMinimum": EARLIEST_TIME.isoformat(), "formatMaximum": LATEST_TIME.isoformat()}
     return Field(ge=EARLIEST_TIME, le=LATEST_TIME, json_schema_extra=extra, **kw)
 
 

@@ -201,11 +201,12 @@ def load_or_create_key(paths: AuditPaths) -> Ed25519PrivateKey:
             )
             write_replace(paths.public_key, pub, 0o644)
     try:
-        key = serialization.load_pem_private_key(paths.private_key.read_bytes(), password=None)
+        loaded = serialization.load_pem_private_key(paths.private_key.read_bytes(), password=None)
     except (ValueError, TypeError) as e:
         raise AuditError(f"{paths.private_key} is not an Ed25519 private key (PEM): {e}") from None
-    if not isinstance(key, Ed25519PrivateKey):
+    if not isinstance(loaded, Ed25519PrivateKey):
         raise AuditError(f"{paths.private_key} is not an Ed25519 private key")
+    key = loaded
     if not paths.public_key.exists():
         pub = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -43,7 +43,7 @@ def _regex(sql: str) -> str:
     return _TOKENS.sub(sub, sql)
 
 
-def _literal_to_placeholder(node: exp.Expression) -> exp.Expression:
+def _literal_to_placeholder(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Literal):
         return exp.Placeholder()
     return node

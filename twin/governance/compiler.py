@@ -31,8 +31,9 @@ from twin.governance.models import (
     Statement,
     TagMaskingPolicy,
 )
+from twin.warehouse.engine import GOVERNANCE_SCHEMA
 
-GOV_SCHEMA = "governance"
+GOV_SCHEMA = GOVERNANCE_SCHEMA
 _BASE = "__t"
 _DUCKDB = Dialect.get_or_raise("duckdb")
 
@@ -60,7 +61,7 @@ def type_family(t: str) -> str:
     return t.lower()
 
 
-def _context(node: exp.Expression) -> exp.Expression:
+def _context(node: exp.Expr) -> exp.Expr:
     """Snowflake context functions and session variables → reads of the connection's variables."""
     if context_name(node) == "GETVARIABLE":
         (arg,) = node.expressions
@@ -74,7 +75,7 @@ def compile_expr(
     body: str,
     bindings: dict[str, str],
     hoisted: dict[str, str] | None = None,
-    trees: dict[str, exp.Expression] | None = None,
+    trees: dict[str, exp.Expr] | None = None,
 ) -> str:
     """A policy body in DuckDB SQL, its arguments bound to columns of the base table.
 
@@ -91,7 +92,7 @@ def compile_expr(
     # One private copy, then every rewrite in place (transform would copy the whole tree each time).
     tree = parsed.copy()
 
-    def bind(node: exp.Expression) -> exp.Expression:
+    def bind(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and not node.table and node.name.lower() in bindings:
             return exp.column(bindings[node.name.lower()], table=_BASE, quoted=True)
         if isinstance(node, exp.Func):
@@ -104,7 +105,7 @@ def compile_expr(
     return _DUCKDB.generate(tree, copy=False)
 
 
-def _hoist(node: exp.Expression, hoisted: dict[str, str]) -> exp.Expression:
+def _hoist(node: exp.Expr, hoisted: dict[str, str]) -> exp.Expr:
     """`__t.c IN (uncorrelated subquery)` → `list_contains(getvariable('twin_sq_…'), __t.c)`.
 
     Evaluated per row, the subquery costs DuckDB a join on every query (1.5–2× on a department
@@ -125,7 +126,7 @@ def _hoist(node: exp.Expression, hoisted: dict[str, str]) -> exp.Expression:
     return exp.func("list_contains", exp.func("getvariable", exp.Literal.string(name)), node.this.copy())
 
 
-def _semi_join(node: exp.Expression) -> exp.Expression:
+def _semi_join(node: exp.Expr) -> exp.Expr:
     """`EXISTS (SELECT 1 FROM m WHERE p(m) AND m.k = __t.c)` → `__t.c IN (SELECT m.k FROM m WHERE p(m))`.
 
     The mapping-table pattern compiled literally is a correlated subquery, several times slower in
@@ -157,7 +158,7 @@ def _semi_join(node: exp.Expression) -> exp.Expression:
     return exp.In(this=outer_col.copy(), query=exp.Subquery(this=sub))
 
 
-def _side(e: exp.Expression) -> str:
+def _side(e: exp.Expr) -> str:
     if isinstance(e, exp.Column):
         return "outer" if e.table == _BASE else "inner"
     return "other"
@@ -234,8 +235,8 @@ def compile_duckdb(stmts: Iterable[Statement], columns: dict[str, dict[str, str]
     setup = [f"CREATE SCHEMA IF NOT EXISTS {GOV_SCHEMA}"]
     for s in stmts:
         if isinstance(s, CreateMappingTable):
-            cols = ", ".join(f"{_quote(c.name)} {duckdb_type(c.type)}" for c in s.columns)
-            setup.append(f"CREATE OR REPLACE TABLE {_quote_table(s.table)} ({cols})")
+            defs = ", ".join(f"{_quote(c.name)} {duckdb_type(c.type)}" for c in s.columns)
+            setup.append(f"CREATE OR REPLACE TABLE {_quote_table(s.table)} ({defs})")
     for s in stmts:
         if isinstance(s, InsertRows):
             if s.table not in mapping:
@@ -247,7 +248,7 @@ def compile_duckdb(stmts: Iterable[Statement], columns: dict[str, dict[str, str]
     governed = sorted({m.table for m in masks} | set(rows))
     tables, skipped = [], []
     hoisted: dict[str, str] = {}
-    trees: dict[str, exp.Expression] = {}
+    trees: dict[str, exp.Expr] = {}
     for table in governed:
         cols = columns.get(table)
         if not cols:
@@ -272,7 +273,7 @@ def _secure_view(
     masks: list[ColumnProtection],
     policies: dict[str, MaskingPolicy | RowAccessPolicy],
     hoisted: dict[str, str],
-    trees: dict[str, exp.Expression],
+    trees: dict[str, exp.Expr],
 ) -> CompiledTable:
     warnings: list[str] = []
     where = "TRUE"

@@ -15,12 +15,12 @@ _USER = ("CurrentUser", "CURRENT_USER")
 NAMES = frozenset({*_ROLE, *_USER, "IS_ROLE_IN_SESSION"})
 
 
-def context_name(node: exp.Expression) -> str:
+def context_name(node: exp.Expr) -> str:
     """The name `rewrite_context` matches on: a class name for sqlglot's typed functions, else upper case."""
     return str(node.name).upper() if isinstance(node, exp.Anonymous) else type(node).__name__
 
 
-def rewrite_context(node: exp.Expression) -> exp.Expression:
+def rewrite_context(node: exp.Expr) -> exp.Expr:
     """A context function as a read of the session's variables; any other node unchanged."""
     name = context_name(node)
     if name in _ROLE:

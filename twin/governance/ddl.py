@@ -178,7 +178,9 @@ def _unquote(s: str) -> str:
 
 
 def _split_top(s: str) -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in s:
         if ch == "(":
             depth += 1
@@ -267,7 +269,7 @@ _SNOWFLAKE = Dialect.get_or_raise("snowflake")
 POLICY_FUNCTIONS = frozenset({"getvariable"})
 
 
-def body_tree(body: str, where: str) -> exp.Expression:
+def body_tree(body: str, where: str) -> exp.Expr:
     """A policy body parsed and checked with the firewall's rules (functions, nesting, statements).
 
     Only table references are left to the caller, who knows which mapping tables were declared; table

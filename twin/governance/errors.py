@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from twin.errors import TwinError
 
-class GovernanceError(Exception):
+
+class GovernanceError(TwinError):
     """A governance operation was refused or failed in a way a user can act on."""
 
 

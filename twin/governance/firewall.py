@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from sqlglot import exp
@@ -26,6 +27,7 @@ from twin.governance.context import NAMES as CONTEXT_FUNCTIONS
 from twin.governance.context import context_name, rewrite_context
 from twin.governance.errors import QueryDenied
 from twin.governance.functions import DIALECTS, denied_function, denied_type, func_name, oversized_call
+from twin.warehouse.engine import PRIVATE_SCHEMAS, SYSTEM_SCHEMAS
 
 QUERY_HISTORY = "account_usage.query_history"
 QUERY_HISTORY_SOURCE = "twin_query_history"
@@ -42,7 +44,7 @@ _FORBIDDEN_NODES = tuple(
 )  # fmt: skip
 _ALLOWED_ROOTS = (exp.Select, exp.SetOperation, exp.Subquery)
 _TABLE_PARTS = frozenset({"this", "db", "catalog", "alias", "joins", "laterals", "pivots", "sample", "hints"})
-PRIVATE = frozenset({"bronze", "silver", "governance", "information_schema", "pg_catalog"})
+PRIVATE = PRIVATE_SCHEMAS | SYSTEM_SCHEMAS
 
 
 class Catalog(BaseModel):
@@ -124,7 +126,7 @@ def check_nesting(tokens: list[Token]) -> None:
         previous = tt
 
 
-def check_tree_depth(tree: exp.Expression, n_tokens: int | None = None) -> None:
+def check_tree_depth(tree: exp.Expr, n_tokens: int | None = None) -> None:
     """Refuse trees deeper than MAX_TREE_DEPTH: postfix chains (`x[1][1]…`, `a.b.c…`) parse flat
     but nest in the tree, and the generator recurses over it.
 
@@ -191,7 +193,7 @@ class Scan(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     tables: list[exp.Table]
-    identity: list[exp.Expression]  # context functions (CURRENT_ROLE() …) to rewrite
+    identity: list[exp.Expr]  # context functions (CURRENT_ROLE() …) to rewrite
     has_cte: bool
 
 
@@ -199,16 +201,14 @@ class Scan(BaseModel):
 _SIZED = (exp.Repeat, exp.Pad, exp.Format)
 
 
-def scan(
-    tree: exp.Expression, extra_functions: frozenset[str] = frozenset(), dialect: str = "duckdb"
-) -> Scan:
+def scan(tree: exp.Expr, extra_functions: frozenset[str] = frozenset(), dialect: str = "duckdb") -> Scan:
     """Apply the node rules to every node of `tree` (user SQL and policy bodies alike).
 
     Raises QueryDenied naming the statement kind, function, type or syntax refused. `extra_functions`
     names untyped functions allowed on top of the allowlist (a policy body's GETVARIABLE).
     """
     found: list[exp.Table] = []
-    identity: list[exp.Expression] = []
+    identity: list[exp.Expr] = []
     has_cte = False
     for node in tree.walk():
         kind = _kinds.get(type(node))
@@ -219,10 +219,10 @@ def scan(
         if kind == _FORBIDDEN:
             raise QueryDenied(f"{node.key.upper()} is not allowed in a query")
         if kind == _ANON:
-            name = denied_function(node)
+            name = denied_function(cast(exp.Func, node))  # the kind tables map only Func classes here
             if name is not None and name.lower() not in extra_functions:
                 raise QueryDenied(f"function {name}() is not allowed (not on the function allowlist)")
-            if (why := oversized_call(node)) is not None:
+            if (why := oversized_call(cast(exp.Func, node))) is not None:
                 raise QueryDenied(why)
             if context_name(node) in CONTEXT_FUNCTIONS:
                 identity.append(node)
@@ -231,7 +231,7 @@ def scan(
                 identity.append(node)
             key = (type(node), dialect)
             if key not in _func_denied:
-                _func_denied[key] = denied_function(node, dialect)
+                _func_denied[key] = denied_function(cast(exp.Func, node), dialect)
             if _func_denied[key] is not None:
                 raise QueryDenied(
                     f"function {_func_denied[key]}() is not allowed (not on the function allowlist)"
@@ -239,13 +239,13 @@ def scan(
             if isinstance(node, _SIZED) and (why := oversized_call(node)) is not None:
                 raise QueryDenied(why)
         elif kind == _TABLE:
-            found.append(node)
+            found.append(cast(exp.Table, node))
         elif kind == _CTE:
             has_cte = True
         elif kind == _PLACEHOLDER and node.this and not str(node.this).isdigit():
             raise QueryDenied("named parameters are not supported")
         elif kind == _TYPE:
-            bad = denied_type(node)
+            bad = denied_type(cast(exp.DataType, node))
             if bad is not None:
                 raise QueryDenied(f"type {bad} is not allowed in a cast")
         elif kind == _DOT and isinstance(node.expression, exp.Func):
@@ -283,6 +283,12 @@ def check(sql: str, catalog: Catalog, dialect: str = "duckdb") -> Checked:
         # The bounds above stop every nesting form we know of first; this is the backstop for one we
         # do not, so the caller still gets a denial rather than a traceback.
         raise _too_deep() from None
+
+
+def check_uncached(sql: str, catalog: Catalog) -> Checked:
+    """`check` without its per-(query, catalog) cache: what the first sight of a query costs (benchmarks)."""
+    check_size(sql)
+    return _check.__wrapped__(sql, catalog)
 
 
 @lru_cache(maxsize=8192)

@@ -105,7 +105,7 @@ _NEVER = frozenset(
 # Data types a CAST (or `::`) may name. A user-defined type, an enum reading a query, or a type the
 # twin does not know is refused, like an unknown function.
 _T = exp.DataType.Type
-SAFE_TYPES: frozenset[exp.DataType.Type] = frozenset(
+SAFE_TYPES: frozenset[exp.DType] = frozenset(  # DType: the enum DataType.Type names
     getattr(_T, n)
     for n in (
         "TINYINT", "SMALLINT", "INT", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINT", "UBIGINT",
@@ -118,7 +118,7 @@ SAFE_TYPES: frozenset[exp.DataType.Type] = frozenset(
 )  # fmt: skip
 
 
-def _parse_call(name: str, dialect: str = "duckdb") -> exp.Expression | None:
+def _parse_call(name: str, dialect: str = "duckdb") -> exp.Expr | None:
     """`SELECT name(a, …)` with the fewest arguments sqlglot accepts, or None."""
     for n in range(4):
         args = ", ".join(f"a{i}" for i in range(n))

@@ -44,7 +44,7 @@ def luhn(digits: str) -> bool:
 def _first_names() -> frozenset[str]:
     from faker.providers.person.en_US import Provider
 
-    return frozenset(Provider.first_names)  # type: ignore[arg-type]
+    return frozenset(Provider.first_names)
 
 
 _FIRST: frozenset[str] | None = None

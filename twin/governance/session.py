@@ -32,7 +32,6 @@ from twin.governance.limits import WATCHDOG, RoleLimits, load_limits
 from twin.governance.roles import RoleGraph
 from twin.governance.specialise import TEMP_PREFIX, specialise
 from twin.governance.store import (
-    PRIVATE_SCHEMAS,
     ensure_shipped,
     generation,
     governed_views,
@@ -40,6 +39,7 @@ from twin.governance.store import (
     recompile,
     stored_generation,
 )
+from twin.warehouse.engine import PRIVATE_SCHEMAS
 
 _ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 HISTORY_ROLE = "COMPLIANCE_AUDITOR"
@@ -472,7 +472,7 @@ class SecureSession:
         import pyarrow as pa
 
         rows = query_history_rows(self.audit) if self.audit else []
-        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in QUERY_HISTORY_COLUMNS]
+        cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in QUERY_HISTORY_COLUMNS]
         types = [pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.timestamp("us"),
                  pa.float64(), pa.int64(), pa.string(), pa.string(), pa.string()]  # fmt: skip
         table = pa.table(

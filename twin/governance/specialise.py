@@ -28,7 +28,7 @@ from sqlglot.optimizer.simplify import simplify
 TEMP_PREFIX = "twin_sv_"
 
 
-def _var_name(node: exp.Expression) -> str | None:
+def _var_name(node: exp.Expr) -> str | None:
     if (
         isinstance(node, exp.Anonymous)
         and node.name.lower() == "getvariable"
@@ -40,7 +40,7 @@ def _var_name(node: exp.Expression) -> str | None:
     return None
 
 
-def _literal(v: Any) -> exp.Expression | None:
+def _literal(v: Any) -> exp.Expr | None:
     if v is None:
         return exp.Null()
     if isinstance(v, str):
@@ -70,7 +70,7 @@ def specialise(
     if not isinstance(tree, exp.Select):
         raise ValueError("a secure view is a single SELECT")
 
-    def fold(node: exp.Expression) -> exp.Expression:
+    def fold(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.ArrayContains) and isinstance(node.expression, exp.Literal):
             name = _var_name(node.this)
             if name in context and node.expression.is_string:

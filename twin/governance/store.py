@@ -9,7 +9,6 @@ file changes nothing — and recompiles every secure view from the merged state.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +30,6 @@ from twin.governance.models import (
     Statement,
 )
 
-PRIVATE_SCHEMAS = frozenset({"bronze", "silver", GOV_SCHEMA})
 _STMT = TypeAdapter(Statement)
 _generation = [0]
 GENERATION_TABLE = f"{GOV_SCHEMA}.policy_generation"
@@ -297,7 +295,3 @@ def governed_views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     for t in compiled.skipped:
         out[t] = f"{GOV_SCHEMA}.{t.replace('.', '__')}"
     return out
-
-
-def state_json(stmts: list[Statement]) -> str:
-    return json.dumps([s.model_dump() for s in stmts], indent=2)

@@ -12,7 +12,7 @@ from twin.platform.principal import Principal
 from twin.sim.calibration import Calibration
 from twin.sim.report import build_report, write_outputs
 from twin.sim.runner import RunOptions, RunResult, run_scenario
-from twin.sim.scenario import Scenario, ScenarioMismatch
+from twin.sim.scenario import FailoverStrategy, Scenario, ScenarioMismatch
 from twin.sim.transport import EventTransport
 
 
@@ -45,7 +45,7 @@ def run_to_dir(
             progress=progress, reuse_results=reuse_results,
         )  # fmt: skip
         check_callers(scenario, platform)
-        strategies = scenario.failover or [None]
+        strategies: list[FailoverStrategy | None] = [*scenario.failover] or [None]
         result = run_scenario(scenario, platform, _with(opts, strategy=strategies[0]))
         others = []
         for strategy in strategies[1:]:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from twin.errors import TwinError
 from twin.sim.scenario import ScenarioError, Sla, SlaMetric
 from twin.sim.sla import evaluate
 from twin.sim.yaml_lines import YamlSyntaxError, line_of, load_with_lines
@@ -82,6 +83,7 @@ class SlaRow(_Figures):
     actual: float | None
     passed: bool
     note: str = ""
+    optional: bool = False
 
     @field_validator("bound")
     @classmethod
@@ -103,6 +105,7 @@ class SlaRow(_Figures):
             name=self.name,
             metric=self.metric,
             operation=self.operation,
+            optional=self.optional,
             **({"max": value} if m.group(1) == "<=" else {"min": value}),
         )
 
@@ -120,7 +123,7 @@ class ReportFigures(_Figures):
     slas: list[SlaRow]
 
 
-class ReportError(ValueError):
+class ReportError(TwinError, ValueError):
     """A report (or baseline) is not one `twin run` writes; each problem names the field."""
 
     def __init__(self, source: str, problems: list[str]) -> None:

@@ -122,7 +122,8 @@ def render_html(report: dict[str, Any]) -> str:
     cfig.update_layout(height=380, showlegend=False, margin={"t": 40})
 
     sla_rows = [
-        [r["name"], r["metric"], r["operation"] or "all", r["bound"], r["actual"],
+        [r["name"], r["metric"], r["operation"] or "all", r["bound"],
+         "no data" if r["actual"] is None else r["actual"],
          "pass" if r["passed"] else "FAIL"]
         for r in report["slas"]
     ]  # fmt: skip

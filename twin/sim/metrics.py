@@ -146,7 +146,7 @@ class Recorder:
         if stale:
             self._staleness.add(age_s)
 
-    def timeline(self, duration_s: float) -> dict[str, list[float]]:
+    def timeline(self, duration_s: float) -> dict[str, list[float] | list[int]]:
         n = max(1, int(-(-duration_s // self.bucket_s)))
         t, req, err, p95, hit = [], [], [], [], []
         for i in range(n):

@@ -28,7 +28,7 @@ def build_report(result: RunResult) -> dict[str, Any]:
     rec.merge_all()
     overall = rec.all.summary()
     ops = {name: rec.ops[name].summary() for name in sorted(rec.ops)}
-    total = overall["count"]
+    total = int(overall["count"])  # a count (the summary's values are typed float | int)
     # A denial the scenario did not expect is a call the user could not make: an empty answer
     # must not read as 100% available (every query of an operation denied used to pass the gate).
     unserved = overall["errors"] + overall["denied_unexpected"]

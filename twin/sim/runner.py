@@ -381,6 +381,7 @@ class _Sim:
                     yield env.timeout(net_s)
                     rec.error(op_name, env.now, denied=isinstance(failure, Denied), expected=expect_denied)
                     return
+                assert outcome is not None  # a failure returned above
                 service = outcome.duration_s if self.opts.measured else self.service[op_name](rng)
                 rec.misses_at.append((env.now, service))
                 used[1] += 1
@@ -389,6 +390,7 @@ class _Sim:
                 yield env.timeout(service)
             finally:
                 self.wh.give_back()
+            assert outcome is not None  # a failure returned above
             value = Served(outcome.rows, self.gold_as_of, outcome.digest)
             if cached:
                 self.cache.store(key, value)
@@ -524,7 +526,7 @@ def run_scenario(scenario: Scenario, platform: PlatformPort, opts: RunOptions | 
             "data_loss_window_s": sim.strategy.rpo,
             "events_lost": round(rate * sim.strategy.rpo),
         }
-    events = dict(sim.events)
+    events: dict[str, Any] = dict(sim.events)
     events["per_source"] = dict(sorted(sim.per_source.items()))
     events["max_lag_s"] = round(events["max_lag_s"], 3)
     stats = sim.cache.stats

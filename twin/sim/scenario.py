@@ -17,8 +17,13 @@ from pydantic import (
     model_validator,
 )
 
+from twin.cost.params import CostParams
+from twin.errors import TwinError
 from twin.sim.durations import parse_clock, parse_duration
 from twin.sim.yaml_lines import YamlSyntaxError, line_of, load_with_lines
+
+# The shipped scenario files: package data, so an installed twin finds them outside a checkout.
+SHIPPED_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 # Limits, checked when a scenario is loaded (and when a run overrides its duration), before any work:
 # past them a run would hang the simulator or exhaust memory. Each error names the field, its line and
@@ -257,46 +262,16 @@ class Sla(_Strict):
     operation: str | None = None
     max: float | None = None
     min: float | None = None
+    # An SLA whose metric has no samples in a run is reported as "no data" and fails the gate: a check
+    # that measured nothing must not pass silently. `optional: true` lets it pass with no data (for a
+    # metric the run cannot measure yet); when it does have samples it is checked like any other.
+    optional: bool = False
 
     @model_validator(mode="after")
     def _one_bound(self) -> Sla:
         if (self.max is None) == (self.min is None):
             raise ValueError("an SLA needs exactly one of 'max' or 'min'")
         return self
-
-
-class CostParams(_Strict):
-    credits_per_hour: float = Field(4.0, gt=0, description="Snowflake M warehouse")
-    price_per_credit: float = Field(3.0, gt=0)
-    price_per_second: float | None = Field(
-        None, gt=0, description="overrides credits x price when set (the worked example's $0.04/s)"
-    )
-    seconds_per_query: float = Field(3.0, gt=0, description="production compute seconds per query")
-    min_billing_s: float = Field(60.0, ge=0)
-    auto_suspend_s: float = Field(60.0, ge=0)
-    egress_per_gb: float = Field(0.09, ge=0)
-    push_gb_per_day: float = Field(0.0, ge=0)
-    storage_tb: float = Field(0.0, ge=0)
-    storage_per_tb_month: float = Field(23.0, ge=0)
-    days_per_year: int = Field(365, gt=0)
-    # Snowflake DDL, e.g. "CREATE RESOURCE MONITOR m WITH CREDIT_QUOTA = 50 TRIGGERS ON 100 PERCENT DO
-    # SUSPEND": enforced on the simulated warehouse (see twin.cost.monitor)
-    resource_monitor: str | None = None
-
-    @field_validator("resource_monitor")
-    @classmethod
-    def _monitor_parses(cls, v: str | None) -> str | None:
-        if v is not None:
-            from twin.cost.monitor import parse_resource_monitor
-
-            parse_resource_monitor(v)  # MonitorError is a ValueError: reported with the field's line
-        return v
-
-    @property
-    def dollars_per_second(self) -> float:
-        if self.price_per_second is not None:
-            return self.price_per_second
-        return self.credits_per_hour * self.price_per_credit / 3600.0
 
 
 class FailoverStrategy(_Strict):
@@ -430,7 +405,7 @@ class _RefError(ValueError):
         self.msg = msg
 
 
-class ScenarioError(ValueError):
+class ScenarioError(TwinError, ValueError):
     """A scenario file is invalid; each problem names the file, line and field."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -503,12 +478,14 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def find_scenario(name_or_path: str, search: Path | None = None) -> Path:
-    """A path as given, or `scenarios/NAME.yaml` from the working tree or the source tree."""
+    """A path as given, or `scenarios/NAME.yaml` from the working directory, else a shipped scenario.
+
+    The shipped ones are package data (`twin/scenarios`), so an installed twin finds them too."""
     p = Path(name_or_path)
     if p.exists():
         return p
     roots = [search] if search else []
-    roots += [Path.cwd() / "scenarios", Path(__file__).resolve().parents[2] / "scenarios"]
+    roots += [Path.cwd() / "scenarios", SHIPPED_SCENARIOS]
     for root in roots:
         for cand in (root / name_or_path, root / f"{name_or_path}.yaml"):
             if cand.exists():

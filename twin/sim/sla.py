@@ -17,6 +17,7 @@ class SlaResult(BaseModel):
     actual: float | None
     passed: bool
     note: str = ""
+    optional: bool = False  # passes with no data; see `Sla.optional`
 
 
 def metric_value(report: dict[str, Any], metric: str, operation: str | None) -> float | None:
@@ -54,6 +55,7 @@ def _if_counted(section: dict[str, Any], field: str) -> float | None:
 
 
 LATENCY_METRICS = ("p50_ms", "p95_ms", "p99_ms", "max_ms")
+NO_DATA = "no data"  # the verdict of an SLA whose metric has no samples in the run
 
 
 def unserved(report: dict[str, Any], metric: str, operation: str | None) -> str:
@@ -83,13 +85,17 @@ def evaluate(report: dict[str, Any], slas: list[Sla]) -> list[SlaResult]:
         # .15g: the bound is written into report.json and `twin gate` reads it back; :g's six
         # significant digits would move a bound like 1234567
         if sla.max is not None:
-            bound, passed = f"<= {sla.max:.15g}", actual is None or actual <= sla.max
+            bound = f"<= {sla.max:.15g}"
+            passed = sla.optional if actual is None else actual <= sla.max
         else:
             assert sla.min is not None
-            bound, passed = f">= {sla.min:.15g}", actual is None or actual >= sla.min
-        note = "no samples in this run" if actual is None else ""
+            bound = f">= {sla.min:.15g}"
+            passed = sla.optional if actual is None else actual >= sla.min
+        note = ""
+        if actual is None:
+            note = NO_DATA + (" (optional SLA: passes without samples)" if sla.optional else "")
         if actual is None and (why := unserved(report, sla.metric, sla.operation)):
-            passed, note = False, why
+            passed, note = False, why  # calls were made but none served: a failure, not a gap
         out.append(
             SlaResult(
                 name=sla.name,
@@ -99,6 +105,7 @@ def evaluate(report: dict[str, Any], slas: list[Sla]) -> list[SlaResult]:
                 actual=None if actual is None else round(actual, 6),
                 passed=passed,
                 note=note,
+                optional=sla.optional,
             )
         )
     return out

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from twin.errors import TwinError
+
 Path_ = tuple[str | int, ...]
 
 
@@ -21,7 +23,7 @@ MAX_ALIASES = 50  # the shipped scenarios use none; a few anchors for shared set
 MAX_NODES = 100_000  # values in the expanded document; the shipped scenarios have under 500
 
 
-class YamlSyntaxError(ValueError):
+class YamlSyntaxError(TwinError, ValueError):
     pass
 
 
@@ -36,7 +38,7 @@ class BoundedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.aliases = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
@@ -45,7 +47,7 @@ class BoundedLoader(yaml.SafeLoader):
                     f"line {line}: more than {MAX_ALIASES} YAML aliases (*name); write the values out "
                     "instead of expanding anchors"
                 )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
 
 def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:

@@ -7,9 +7,10 @@ import json
 import os
 
 from twin.config import paths
+from twin.errors import TwinError
 
 
-class NoBroker(RuntimeError):
+class NoBroker(TwinError, RuntimeError):
     pass
 
 
@@ -30,7 +31,7 @@ def resolve_bootstrap(explicit: str | None = None) -> str:
     raise NoBroker("no broker: start one with `twin broker up`, or pass --bootstrap HOST:PORT")
 
 
-def connect(explicit: str | None = None, timeout_s: float = 5.0):  # type: ignore[no-untyped-def]
+def connect(explicit: str | None = None, timeout_s: float = 5.0):
     """A KafkaBroker for the resolved bootstrap, checked to answer metadata within `timeout_s`."""
     from confluent_kafka.admin import AdminClient
 

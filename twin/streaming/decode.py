@@ -30,14 +30,15 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from pydantic import BaseModel, ValidationError
 
+from twin.domain import decimals
 from twin.streaming.contracts.topics import TopicSpec
 from twin.streaming.envelope import encode, envelope_model
 from twin.streaming.polled import Polled
 from twin.streaming.port import Record
 from twin.streaming.producer import describe_errors
 
-MONEY = pa.decimal128(18, 2)
-UNIT = pa.decimal128(18, 4)
+MONEY = pa.decimal128(*decimals.MONEY)
+UNIT = pa.decimal128(*decimals.UNIT)
 # The same fixed scales the fixture files use, so streamed and batch-loaded rows share bronze columns:
 # money amounts at 2 decimals, per-share prices, NAVs and share quantities at 4.
 DECIMALS: dict[tuple[str, str], pa.DataType] = {

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from pydantic import ValidationError
 
+from twin.errors import TwinError
 from twin.streaming.contracts.topics import DLQ_TOPIC, TopicSpec, topic
 from twin.streaming.contracts.values import (
     DEAD_LETTER_KEY_MAX_CHARS,
@@ -52,7 +53,7 @@ DLQ_RECORD_MAX_BYTES = 104_857
 _INLINE_KEY_MAX_BYTES = (DEAD_LETTER_KEY_MAX_CHARS // 4) * 3
 
 
-class DeadLetterPayloadMissing(LookupError):
+class DeadLetterPayloadMissing(TwinError, LookupError):
     """A letter refers to a payload the warehouse does not have (or whose hash does not match)."""
 
 
@@ -136,8 +137,8 @@ def load_payload(warehouse: Warehouse, letter: IngestDeadLetter) -> tuple[bytes 
     if not rows:
         raise DeadLetterPayloadMissing(f"{where}: payload not in {PAYLOAD_TABLE}")
     key, value, digest = rows[0]
-    key = bytes(key) if key is not None else None  # type: ignore[arg-type]
-    value = bytes(value)  # type: ignore[arg-type]
+    key = bytes(key) if key is not None else None
+    value = bytes(value)
     if digest != letter.payload_sha256 or payload_hash(key, value) != digest:
         raise DeadLetterPayloadMissing(f"{where}: stored payload does not match the letter's sha256")
     return key, value
@@ -174,7 +175,7 @@ def dead_letter(
     }
     if inline:
         return IngestDeadLetter(
-            **common,  # type: ignore[arg-type]
+            **common,
             key_b64=base64.b64encode(record.key).decode() if record.key is not None else None,
             original_b64=base64.b64encode(value).decode(),
         )
@@ -184,7 +185,7 @@ def dead_letter(
             "pass a warehouse to keep its payload"
         )
     return IngestDeadLetter(
-        **common,  # type: ignore[arg-type]
+        **common,
         payload_sha256=store_payload(warehouse, record),
         payload_bytes=len(value),
     )
@@ -255,8 +256,8 @@ def forward_spooled(warehouse: Warehouse, producer: Producer, *, timeout_s: floa
         return 0
     acked: list[str] = []
 
-    def on_delivery(event_id: str) -> Callable[[BrokerError | None, Record | None], None]:
-        def report(err: BrokerError | None, _rec: Record | None) -> None:
+    def on_delivery(event_id: str) -> Callable[[Exception | None, Record | None], None]:
+        def report(err: Exception | None, _rec: Record | None) -> None:
             if err is None:
                 acked.append(event_id)
 
@@ -286,7 +287,7 @@ def parse_dead_letter(value: bytes | None) -> IngestDeadLetter | None:
     from twin.streaming.envelope import envelope_model
 
     try:
-        return envelope_model(IngestDeadLetter).model_validate_json(value or b"").data  # type: ignore[no-any-return]
+        return envelope_model(IngestDeadLetter).model_validate_json(value or b"").data
     except ValidationError:
         return None
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-SPECVERSION = "1.0"
+SPECVERSION: Final = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
 
 
@@ -39,9 +39,7 @@ class CloudEvent(BaseModel):
 @cache
 def envelope_model(value_model: type[BaseModel]) -> type[CloudEvent]:
     """A CloudEvent subclass whose `data` must validate as `value_model` (cached per model)."""
-    return create_model(  # type: ignore[call-overload,no-any-return]
-        f"{value_model.__name__}Event", __base__=CloudEvent, data=(value_model, ...)
-    )
+    return create_model(f"{value_model.__name__}Event", __base__=CloudEvent, data=(value_model, ...))
 
 
 def new_event_id() -> str:

@@ -5,7 +5,7 @@ lands on the same partition as with the Java clients and the in-memory adapter."
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Consumer as _Consumer
 from confluent_kafka import KafkaError, KafkaException, Message
@@ -231,8 +231,8 @@ class KafkaConsumer:
             msgs = self._drop_errors(msgs)
         return Polled(
             list(map(_VALUE, msgs)),
-            list(map(_PARTITION, msgs)),
-            list(map(_OFFSET, msgs)),
+            cast(list[int], list(map(_PARTITION, msgs))),  # consumed messages always have both
+            cast(list[int], list(map(_OFFSET, msgs))),
             msgs,
             _record,
         )
@@ -254,7 +254,8 @@ class KafkaConsumer:
             return
         tps = [_TP(tp.topic, tp.partition, off) for tp, off in offsets.items()]
         try:
-            self._c.commit(offsets=tps, asynchronous=asynchronous)
+            # the client's stubs type `asynchronous` per overload (a literal); the runtime takes a bool
+            self._c.commit(offsets=tps, asynchronous=asynchronous)  # type: ignore[call-overload]
         except KafkaException as e:
             raise BrokerError(f"commit failed: {e.args[0].str() if e.args else e}") from e
 

@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from twin.errors import TwinError
 
-class BrokerError(RuntimeError):
+
+class BrokerError(TwinError, RuntimeError):
     """The broker refused or failed an operation; the message says which and why."""
 
 

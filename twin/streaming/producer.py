@@ -10,13 +10,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from twin.errors import TwinError
 from twin.streaming.contracts.registry import SchemaStore, json_schema
 from twin.streaming.contracts.topics import TopicSpec, topic
 from twin.streaming.envelope import CloudEvent, encode, wrap
 from twin.streaming.port import BrokerError, Producer, Record
 
 
-class SchemaViolation(ValueError):
+class SchemaViolation(TwinError, ValueError):
     """A payload does not satisfy its topic's value schema; nothing was sent."""
 
 

@@ -168,7 +168,6 @@ SOURCES: dict[str, SyntheticSource] = {
         SyntheticSource("nav", "asset-management.nav.intraday", 10, _nav, "nav_date"),
     )
 }
-ARCHITECTURE_RATE = sum(s.rate for s in SOURCES.values() if s.name != "nav")  # 12,600 events/s
 
 
 def _shift_back(value: BaseModel, field: str, by: timedelta) -> BaseModel:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from twin.cli.errors import TwinError
+from twin.errors import TwinError
 from twin.streaming.broker.processes import is_our_process, port_open, stop_pid
 
 

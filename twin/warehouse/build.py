@@ -1,6 +1,6 @@
 """A full warehouse build: fixtures → bronze (append-only loads) → `dbt build` (silver, gold, tests).
 
-After dbt, the models' compiled SQL is recorded in the database (`meta.models`) together with the
+After dbt, the models' compiled SQL is recorded in the database (`silver._twin_models`) together with the
 bronze watermarks it was built from, so `twin.warehouse.refresh.refresh_gold` can bring silver and gold
 up to date later without starting dbt.
 

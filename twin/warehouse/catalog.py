@@ -1,6 +1,6 @@
 """What the dbt manifest says about the models: compiled SQL, dependencies, refresh rules, lineage.
 
-`record_models` stores each model's compiled SQL in `meta.models` (with the DuckDB catalog qualifier
+`record_models` stores each model's compiled SQL in `silver._twin_models` (with the DuckDB catalog qualifier
 removed, so the SQL works on a copy of the file under another name) for the refresh path; `lineage`
 walks the manifest's dependency graph from a relation back to its bronze sources.
 """
@@ -10,14 +10,21 @@ from __future__ import annotations
 import functools
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from twin.warehouse.engine import Warehouse, WarehouseError
 
 META_SCHEMA = "silver"
 """Private to the platform (governance never publishes silver); table names start with `_twin_`."""
+
+
+class HasConnection(Protocol):
+    """A `Warehouse` or a private session on its database: what a catalog read needs."""
+
+    con: duckdb.DuckDBPyConnection
 
 
 class ModelSpec(BaseModel):
@@ -152,7 +159,7 @@ def record_models(wh: Warehouse, manifest: dict[str, Any], watermarks: dict[str,
             con.execute(f"CREATE OR REPLACE VIEW {spec.relation} AS {spec.sql}").fetchall()
 
 
-def recorded_models(wh: Warehouse) -> list[ModelSpec]:
+def recorded_models(wh: HasConnection) -> list[ModelSpec]:
     try:
         rows = wh.con.execute(f"SELECT spec FROM {META_SCHEMA}._twin_models ORDER BY position").fetchall()
     except Exception as exc:  # duckdb.CatalogException, imported lazily elsewhere

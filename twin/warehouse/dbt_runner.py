@@ -20,11 +20,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from twin.errors import TwinError
+
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
 PROFILE_NAME = "twin"
 
 
-class DbtError(Exception):
+class DbtError(TwinError):
     """dbt could not run or reported errors; the message carries dbt's own."""
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,13 +19,19 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from twin.errors import TwinError
+
 MEDALLION_SCHEMAS = ("bronze", "silver", "gold")
+# The schema names the platform gives a meaning, defined once (the firewall, the policy store, published
+# tables and erasure read them from here). Users query gold and published tables, never the private ones.
+GOVERNANCE_SCHEMA = "governance"  # compiled secure views, mapping tables, session context
+PRIVATE_SCHEMAS = frozenset({"bronze", "silver", GOVERNANCE_SCHEMA})
+SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
 WAL_AUTOCHECKPOINT = "1GB"
-INGEST_COLUMNS = ("_source", "_topic", "_partition", "_offset", "_ingested_at")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class WarehouseError(Exception):
+class WarehouseError(TwinError):
     """A warehouse operation was refused; the message says why."""
 
 
@@ -67,6 +74,19 @@ def _offset_ranges(partitions: pa.Array, offsets: pa.Array) -> str:
     )
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One explicit transaction on `con`: COMMIT when the block ends, ROLLBACK (and re-raise) when anything
+    in it, the COMMIT included, raises. The one place twin writes BEGIN/COMMIT/ROLLBACK for the warehouse."""
+    con.execute("BEGIN TRANSACTION").fetchall()
+    try:
+        yield con
+        con.execute("COMMIT").fetchall()
+    except BaseException:
+        con.execute("ROLLBACK").fetchall()
+        raise
+
+
 class Warehouse:
     """An administrative handle on the DuckDB database (user queries go through governance sessions)."""
 
@@ -86,6 +106,11 @@ class Warehouse:
         self._bronze_known: set[str] = set()
         for schema in MEDALLION_SCHEMAS:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}").fetchall()
+
+    @property
+    def write_lock(self) -> threading.Lock:
+        """Held by every writer of the shared connection (bronze appends, refreshes) for its statements."""
+        return self._lock
 
     def close(self) -> None:
         self.con.close()
@@ -202,17 +227,11 @@ class Warehouse:
         every file, so a corrupt one leaves bronze as it was.
         """
         loaded: dict[str, int] = {}
-        with self._lock:
-            self.con.execute("BEGIN TRANSACTION").fetchall()
-            try:
-                for table, path, source in files:
-                    if progress:
-                        progress(f"bronze.{table}")
-                    loaded[table] = loaded.get(table, 0) + self._append_parquet(table, path, source)
-                self.con.execute("COMMIT").fetchall()
-            except BaseException:
-                self.con.execute("ROLLBACK").fetchall()
-                raise
+        with self._lock, transaction(self.con):
+            for table, path, source in files:
+                if progress:
+                    progress(f"bronze.{table}")
+                loaded[table] = loaded.get(table, 0) + self._append_parquet(table, path, source)
         return loaded
 
     def _append_parquet(self, table: str, path: Path, source: str) -> int:

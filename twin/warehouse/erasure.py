@@ -29,6 +29,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from twin.warehouse.catalog import META_SCHEMA
+from twin.warehouse.engine import SYSTEM_SCHEMAS
 
 REGISTER_TABLE = "_twin_erasures"
 REGISTER = f"{META_SCHEMA}.{REGISTER_TABLE}"
@@ -174,9 +175,6 @@ def scrub_file(con: duckdb.DuckDBPyConnection, source: str, reader: str, path: s
     return scrub(con, source, {r[0]: r[1] for r in described})
 
 
-_SYSTEM_SCHEMAS = ("information_schema", "pg_catalog")
-
-
 def _customer_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, dict[str, bool]]]:
     """Every base table of every schema (bronze, silver, gold, published ones) holding identifiers of
     a customer: (schema, table, its customer_id column, identifier column → is text). The platform's
@@ -192,7 +190,7 @@ def _customer_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str
                  SELECT (schema_name, table_name) FROM duckdb_tables()
                  WHERE database_name = current_database() AND NOT temporary)
            GROUP BY ALL ORDER BY 1, 2""",
-        [list(_SYSTEM_SCHEMAS)],
+        [sorted(SYSTEM_SCHEMAS)],
     ).fetchall()
     out = []
     for schema, table, names, types in rows:

@@ -10,15 +10,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from twin.warehouse.engine import Warehouse, WarehouseError
+from twin.warehouse.engine import (
+    MEDALLION_SCHEMAS,
+    PRIVATE_SCHEMAS,
+    SYSTEM_SCHEMAS,
+    Warehouse,
+    WarehouseError,
+    transaction,
+)
 from twin.warehouse.erasure import scrub_file
 
 # Names DuckDB or the platform already gives a meaning: a schema called `temp` or `main` (or after any
 # attached database, `warehouse` included) makes every unqualified or two-part reference ambiguous, and
 # the medallion and private schemas are written by the platform only.
 RESERVED_SCHEMAS = frozenset(
-    {"bronze", "silver", "gold", "governance", "dlq", "account_usage", "main", "temp", "system", "memory",
-     "information_schema", "pg_catalog"}
+    {*MEDALLION_SCHEMAS, *PRIVATE_SCHEMAS, *SYSTEM_SCHEMAS, "dlq", "account_usage", "main", "temp", "system",
+     "memory"}
 )  # fmt: skip
 # A published name: letters, digits and underscores, starting with a letter, folded to lower case as
 # DuckDB resolves it (so `TEMP` is `temp`). Anything else (quotes, dots, spaces) is refused.
@@ -55,18 +62,13 @@ def load_published(wh: Warehouse, qualified: str, file: Path, *, replace: bool =
     verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
     # One transaction: a file that fails halfway (a bad row past the sniffed sample) leaves neither a
     # new schema nor a partial table behind.
-    wh.con.execute("BEGIN TRANSACTION").fetchall()
     try:
-        wh.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}").fetchall()
-        # Forgotten customers are anonymised on the way in: a published file cannot bring them back.
-        source = scrub_file(wh.con, f"(SELECT * FROM {reader}(?))", reader, str(file))
-        wh.con.execute(f"{verb} {schema}.{table} AS SELECT * FROM {source}", [str(file)]).fetchall()
-        n = wh.count(f"{schema}.{table}")
-        wh.con.execute("COMMIT").fetchall()
-    except duckdb.Error as exc:
-        wh.con.execute("ROLLBACK").fetchall()
+        with transaction(wh.con):
+            wh.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}").fetchall()
+            # Forgotten customers are anonymised on the way in: a published file cannot bring them back.
+            source = scrub_file(wh.con, f"(SELECT * FROM {reader}(?))", reader, str(file))
+            wh.con.execute(f"{verb} {schema}.{table} AS SELECT * FROM {source}", [str(file)]).fetchall()
+            n = wh.count(f"{schema}.{table}")
+    except duckdb.Error as exc:  # rolled back by `transaction`
         raise WarehouseError(f"cannot load {file}: {str(exc).splitlines()[0]}") from None
-    except BaseException:
-        wh.con.execute("ROLLBACK").fetchall()
-        raise
     return n

@@ -1,6 +1,6 @@
 """Incremental refresh of silver and gold without dbt: the path the simulation takes every simulated hour.
 
-It replays the compiled SQL dbt recorded at build time (`meta.models`), so it cannot drift from the
+It replays the compiled SQL dbt recorded at build time (`silver._twin_models`), so it cannot drift from the
 project, and does only the work new bronze rows call for:
 
 - a silver dedup model whose bronze table has rows past its watermark runs its own SQL over just those
@@ -33,7 +33,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from twin.warehouse.catalog import META_SCHEMA, ModelSpec, recorded_models
-from twin.warehouse.engine import Warehouse, WarehouseError, table_names
+from twin.warehouse.engine import Warehouse, WarehouseError, table_names, transaction
 
 _DELTA = "_twin_bronze_delta"
 
@@ -145,7 +145,9 @@ def _merge(wh: _Db, spec: ModelSpec, source: str, delta: str) -> tuple[int, str]
 
 def _bronze_delta(wh: _Db, table: str, since: datetime | None, through: datetime) -> str:
     bounds = "_ingested_at <= ?" + (" AND _ingested_at > ?" if since is not None else "")
-    params: list[object] = [through] + ([since] if since is not None else [])
+    params: list[object] = [through]
+    if since is not None:
+        params.append(since)
     wh.con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_DELTA} AS SELECT * FROM bronze.{table} WHERE {bounds}", params
     ).fetchall()
@@ -223,7 +225,9 @@ def _merge_feed(db: _Db, spec: ModelSpec, table: str, since: datetime | None, th
     if source not in spec.sql:
         raise WarehouseError(f"{spec.relation}: compiled SQL does not read {source}")
     bounds = "_ingested_at <= $through" + (" AND _ingested_at > $since" if since is not None else "")
-    params: dict[str, object] = {"through": through} | ({"since": since} if since is not None else {})
+    params: dict[str, object] = {"through": through}
+    if since is not None:
+        params["since"] = since
     sql = spec.sql.replace(source, f"(SELECT * FROM bronze.{table} WHERE {bounds})")
     key = ", ".join(spec.natural_key)
     on = " AND ".join(f"s.{k} IS NOT DISTINCT FROM c.{k}" for k in spec.natural_key)
@@ -282,7 +286,7 @@ def refresh_silver(wh: Warehouse) -> RefreshStats:
                 "(bronze_table VARCHAR PRIMARY KEY, merged_through TIMESTAMP)"
             ).fetchall()
         feeds = [s for s in feeds if ("bronze", s.source_table) in present]
-        with wh._lock:
+        with wh.write_lock:
             db.con.execute("BEGIN TRANSACTION").fetchall()
             marks = _watermarks(db)
             silver_marks = _silver_watermarks(db, exists=True)
@@ -334,7 +338,7 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
     """Bring silver and gold up to date with bronze rows appended since the last build or refresh."""
     started = time.perf_counter()
     specs = recorded_models(wh)
-    with wh._lock:
+    with wh.write_lock:
         marks = _watermarks(wh)
         silver_marks = _silver_watermarks(wh)
         grown = _grown(wh, {table: marks.get(table) for table in wh.tables("bronze")})
@@ -346,8 +350,7 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
         rebuilt: list[str] = []
         keyed: dict[str, int] = {}
         if dirty:
-            wh.con.execute("BEGIN TRANSACTION").fetchall()
-            try:
+            with transaction(wh.con):
                 for spec in specs:
                     changed = dirty.intersection(spec.depends_on)
                     if not changed:
@@ -394,10 +397,6 @@ def refresh_gold(wh: Warehouse) -> RefreshStats:
                     f"INSERT OR REPLACE INTO {META_SCHEMA}._twin_watermarks VALUES (?, ?)",
                     [[t, h] for t, h in highs.items()],
                 )
-                wh.con.execute("COMMIT").fetchall()
-            except BaseException:
-                wh.con.execute("ROLLBACK").fetchall()
-                raise
     return RefreshStats(
         new_bronze_rows=new,
         merged=merged,

@@ -3,7 +3,7 @@ broker). Nothing is started or stopped; `start()` only checks that it answers.""
 
 from __future__ import annotations
 
-from twin.cli.errors import TwinError
+from twin.errors import TwinError
 from twin.streaming.broker.config import ExternalConfig
 from twin.streaming.broker.kafka_local import metadata_brokers
 from twin.streaming.broker.models import ClusterInfo, ClusterStatus, NodeInfo, NodeStatus

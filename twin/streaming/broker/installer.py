@@ -10,7 +10,7 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
-from twin.cli.errors import TwinError
+from twin.errors import TwinError
 
 KAFKA_VERSION = "4.1.1"
 POM_NAME = "kafka-jars.pom.xml"

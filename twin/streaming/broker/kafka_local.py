@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from twin.cli.errors import TwinError
 from twin.config import paths
+from twin.errors import TwinError
 from twin.streaming.broker import processes, properties
 from twin.streaming.broker.config import KafkaLocalConfig
 from twin.streaming.broker.installer import require_installed
@@ -71,7 +71,9 @@ def metadata_brokers(
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet_logger(), **(client_config or {})})
+    # confluent-kafka takes a logging.Logger under "logger"; its stubs type config values as scalars
+    conf = {"bootstrap.servers": bootstrap, "logger": _quiet_logger(), **(client_config or {})}
+    admin = AdminClient(conf)  # type: ignore[arg-type]
     try:
         return len(admin.list_topics(timeout=timeout_s).brokers)
     except KafkaException:

@@ -8,7 +8,7 @@ import os
 import warnings
 from typing import Any
 
-from twin.cli.errors import TwinError
+from twin.errors import TwinError
 from twin.streaming.broker.config import RedpandaConfig
 from twin.streaming.broker.models import ClusterInfo, ClusterStatus, NodeInfo, NodeStatus
 from twin.streaming.broker.processes import port_open

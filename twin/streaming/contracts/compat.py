@@ -140,10 +140,6 @@ def backward_problems(old: Schema, new: Schema) -> list[str]:
     return _compare(old, new, old, new, "")
 
 
-def is_backward_compatible(old: Schema, new: Schema) -> bool:
-    return not backward_problems(old, new)
-
-
 # Confluent's compatibility levels. FORWARD is BACKWARD with the roles swapped (readers of the OLD schema
 # must read data written with the NEW one); FULL is both; _TRANSITIVE checks every earlier version, not
 # just the latest; NONE checks nothing.

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from twin.errors import TwinError
 from twin.streaming.contracts.compat import DEFAULT_LEVEL, LEVELS, level_problems
 
 META_FILE = "_registry.json"
@@ -35,7 +36,7 @@ DEFAULT_MODE = "READWRITE"
 _SUBJECT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}")
 
 
-class RegistryError(ValueError):
+class RegistryError(TwinError, ValueError):
     """A refused registry request; `code` is Confluent's error_code (HTTP status = code // 100, or 409)."""
 
     code = 50001

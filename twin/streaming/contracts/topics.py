@@ -70,7 +70,7 @@ class TopicSpec(BaseModel):
 
 
 def _t(name: str, partitions: int, key: tuple[str, ...], value: type[BaseModel], **kw: object) -> TopicSpec:
-    return TopicSpec(name=name, partitions=partitions, key=key, value=value, event_type=f"twin.{name}", **kw)  # type: ignore[arg-type]
+    return TopicSpec(name=name, partitions=partitions, key=key, value=value, event_type=f"twin.{name}", **kw)
 
 
 TOPICS: dict[str, TopicSpec] = {
