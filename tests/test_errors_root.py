@@ -26,7 +26,7 @@ def _error_classes() -> list[type[BaseException]]:
     # every source file, not pkgutil's walk: a folder without __init__.py (twin/sim) is still a package
     for path in sorted(root.rglob("*.py")):
         dotted = ".".join(("twin", *path.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
-        if dotted == "twin.__main__":  # runs the CLI on import
+        if dotted.endswith(".__main__"):  # a module that runs its program on import
             continue
         module = importlib.import_module(dotted)
         for name, obj in vars(module).items():

@@ -34,11 +34,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from twin.api.identity import NAME_RE, ROLE_RE
+from twin.errors import TwinError
 
 MAX_TTL_S = 24 * 3600
 
 
-class IssuerError(ValueError):
+class IssuerError(TwinError, ValueError):
     """A key file or clients file twin cannot use; the message names the file and what to fix."""
 
 

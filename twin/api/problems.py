@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from twin.errors import TwinError
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _BASE = "https://twin.dev/problems/"
 
@@ -24,7 +26,7 @@ class Problem(BaseModel):
     instance: str | None = None
 
 
-class ApiProblem(Exception):
+class ApiProblem(TwinError):
     """An error the API answers with a problem+json body; subclasses fix status, type and title."""
 
     status: int = 500

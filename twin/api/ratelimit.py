@@ -24,9 +24,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from twin.api.identity import NAME_RE
+from twin.errors import TwinError
 
 
-class RateLimitError(ValueError):
+class RateLimitError(TwinError, ValueError):
     """A rate-limit file twin cannot use; the message names the file, the field and the problem."""
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from twin.cache.result_cache import SourceUnavailable
+from twin.errors import TwinError
 
 
-class PlatformError(RuntimeError):
+class PlatformError(TwinError, RuntimeError):
     """Any refusal or failure of the platform service."""
 
 

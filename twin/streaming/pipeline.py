@@ -34,6 +34,7 @@ from typing import Any, Literal
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
+from twin.errors import TwinError
 from twin.quality.checks import QualityReport, check_warehouse
 from twin.streaming.ingest import INGEST_SOURCES, Batch, IngestConfig, Ingester
 from twin.streaming.port import Admin, Broker, TopicPartition
@@ -47,7 +48,7 @@ STATUS_FILE = "pipeline-status.json"
 JOIN_GRACE_S = 30.0
 
 
-class PipelineFailed(Exception):
+class PipelineFailed(TwinError):
     """A worker kept crashing: the pipeline stopped (cleanly, offsets of durable writes committed)."""
 
 

@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from twin.errors import TwinError
 from twin.stubs.adx.gates import GateReport, run_gates
 
 __all__ = ["AdxError", "DataExchangeBackend", "ObjectStore"]
@@ -33,7 +34,7 @@ JobState = Literal["WAITING", "IN_PROGRESS", "ERROR", "COMPLETED", "CANCELLED", 
 SUPPORTED_JOBS = ("IMPORT_ASSETS_FROM_S3", "EXPORT_ASSETS_TO_S3")
 
 
-class AdxError(Exception):
+class AdxError(TwinError):
     """An error the service answers with; `code` is one of the model's error shapes."""
 
     def __init__(

@@ -24,6 +24,8 @@ from urllib.parse import quote
 from botocore.utils import normalize_url_path
 from pydantic import BaseModel, ConfigDict, Field
 
+from twin.errors import TwinError
+
 __all__ = [
     "AwsCredential",
     "CredentialStore",
@@ -55,7 +57,7 @@ class AwsCredential(BaseModel):
     name: str
 
 
-class SignatureError(Exception):
+class SignatureError(TwinError):
     """A request the endpoint refuses before any service sees it (AWS answers 403 for all of these)."""
 
     def __init__(self, code: str, message: str) -> None:

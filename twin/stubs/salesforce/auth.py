@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from twin.errors import TwinError
 from twin.stubs.salesforce.models import INTEGRATION_USER_ID, ORG_ID, SalesforceError
 
 
@@ -107,7 +108,7 @@ class Credentials(BaseModel):
             raise OAuthError("invalid_client", "invalid client credentials")
 
 
-class OAuthError(Exception):
+class OAuthError(TwinError):
     """The token endpoint's own error shape: `{error, error_description}` with HTTP 400."""
 
     def __init__(self, error: str, description: str) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from twin.errors import TwinError
 from twin.stubs.salesforce.cdc import ChangeEvent, ChangeEventHeader, ChangeType
 from twin.stubs.salesforce.schema import OBJECTS, SYSTEM_FIELDS, FieldDef, ObjectDef, find_object
 
@@ -35,7 +36,7 @@ INTEGRATION_USER_ID = "0055g00000TWINUAAQ"
 _TXN_NAMESPACE = uuid.UUID("5f1e2d3c-4b5a-4c6d-8e7f-001122334455")
 
 
-class SalesforceError(Exception):
+class SalesforceError(TwinError):
     """An API error in Salesforce's shape: HTTP status and `[{message, errorCode, fields}]`."""
 
     def __init__(self, status: int, code: str, message: str, fields: Iterable[str] = ()) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import xml.parsers.expat
 from xml.sax.saxutils import escape
 
+from twin.errors import TwinError
+
 MAX_LOGIN_BYTES = 64_000
 
 
-class SoapLoginError(ValueError):
+class SoapLoginError(TwinError, ValueError):
     """The body is not a readable SOAP login request."""
 
 

@@ -16,8 +16,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from twin.errors import TwinError
 
-class SoqlError(ValueError):
+
+class SoqlError(TwinError, ValueError):
     """The query is not in the supported SOQL subset; the message names the position and token."""
 
 
