@@ -22,12 +22,12 @@ def _duplicate_a_trade(db: Path) -> None:
 
 
 def test_warehouse_refresh_reports_the_checks_and_a_failing_one(gold_db_copy: Path) -> None:
-    clean = runner.invoke(app, ["warehouse", "refresh", "--db", str(gold_db_copy)])
+    clean = runner.invoke(app, ["warehouse", "refresh", "--db", str(gold_db_copy), "--format", "json"])
     assert clean.exit_code == 0, clean.output
     quality = json.loads(clean.stdout)["quality"]
     assert quality["checks"] and all(c["passed"] for c in quality["checks"])
     _duplicate_a_trade(gold_db_copy)
-    dirty = runner.invoke(app, ["warehouse", "refresh", "--db", str(gold_db_copy)])
+    dirty = runner.invoke(app, ["warehouse", "refresh", "--db", str(gold_db_copy), "--format", "json"])
     failed = [c for c in json.loads(dirty.stdout)["quality"]["checks"] if not c["passed"]]
     assert [(c["name"], c["relation"]) for c in failed] == [("unique_key", "silver.trades")]
     assert "failing: unique_key silver.trades: 1 duplicated" in dirty.stderr
