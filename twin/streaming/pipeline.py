@@ -629,7 +629,7 @@ def build_pipeline(
 def _built(wh: Warehouse) -> bool:
     cursor = wh.con.cursor()
     try:
-        recorded_models(_CursorDb(cursor))  # type: ignore[arg-type]  (it reads only `.con`)
+        recorded_models(_CursorDb(cursor))
     except WarehouseError:
         return False
     finally:
