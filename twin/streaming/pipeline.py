@@ -417,6 +417,8 @@ class Pipeline:
         self._state: PipelineState = "starting"
         self._error: str | None = None
         self._started_at = datetime.now(UTC)
+        self._run_started = self._active_at = 0.0  # set by run()
+        self._consumed_seen = -1
         self.notes: list[str] = []
 
     @property
