@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from rich.console import Console
@@ -329,9 +329,9 @@ def register(app: typer.Typer) -> None:
                     f"{i.table}: {w.rows():,} rows, {w.dead_lettered()} dlq, {s.state}"
                     + (f" lag {s.lag_s:.0f}s" if s.lag_s > 1 else "")
                 )
-            for w in pipeline.workers:
-                if not isinstance(w, IngestWorker):
-                    parts.append(f"{w.name}: {w.rows():,}")
+            for worker in pipeline.workers:
+                if not isinstance(worker, IngestWorker):
+                    parts.append(f"{worker.name}: {worker.rows():,}")
             total = sum(w.rows() for w in ingesters)
             el = time.monotonic() - started
             return f"[{el:5.0f}s] {total / max(el, 1e-9):,.0f} rows/s | " + " | ".join(parts)
@@ -408,7 +408,7 @@ def register(app: typer.Typer) -> None:
         the last quality checks. Exits 1 when the pipeline failed, died, or a worker is not running."""
         _check_format(fmt)
         from twin.config import paths
-        from twin.streaming.pipeline import STATUS_FILE, pid_alive, read_status
+        from twin.streaming.pipeline import STATUS_FILE, PipelineState, pid_alive, read_status
 
         path = paths().home / STATUS_FILE
         try:
@@ -417,7 +417,7 @@ def register(app: typer.Typer) -> None:
             fail(f"cannot read the pipeline status file {path}: {e}")
         if st is None:
             fail("no pipeline has run here: start one with `twin pipeline run`")
-        state = st.state
+        state: PipelineState | Literal["dead"] = st.state
         if state in ("starting", "running", "stopping") and not pid_alive(st.pid):
             state = "dead"  # the process ended without writing a final status (killed)
         data = st.model_dump(mode="json")

@@ -351,10 +351,10 @@ def _check(sql: str, catalog: Catalog, dialect: str = "duckdb") -> Checked:
     # CURRENT_ROLE() and friends answer with the session's identity, as in Snowflake, not DuckDB's
     # own role; the rewrite is the same for every session, so the cached verdict stays shared.
     for node in found.identity:
-        new = rewrite_context(node)
+        rewritten = rewrite_context(node)
         if dialect == "snowflake" and isinstance(node.parent, exp.Select) and node.arg_key == "expressions":
-            new = exp.alias_(new, snowflake_sql.context_column(node), quoted=True)
-        node.replace(new)
+            rewritten = exp.alias_(rewritten, snowflake_sql.context_column(node), quoted=True)
+        node.replace(rewritten)
     if dialect == "snowflake":
         tree = snowflake_sql.transform(tree)
     # The tree was parsed for this call alone: generating from it in place spares a deep copy of it.

@@ -54,7 +54,7 @@ def values_columns(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def context_column(node: exp.Expression) -> str:
+def context_column(node: exp.Expr) -> str:
     """The column name Snowflake gives a context function selected without an alias."""
     return node.sql(dialect="snowflake")
 

@@ -71,7 +71,7 @@ def check_warehouse(
     """Run every check; `max_staleness` overrides the per-feed allowances in FEED_TIMES."""
     con = wh.con
     checks: list[QualityCheck] = []
-    for spec in recorded_models(wh):  # type: ignore[arg-type]  (it reads only `.con`)
+    for spec in recorded_models(wh):
         if spec.natural_key:
             key = ", ".join(spec.natural_key)
             dups = con.execute(

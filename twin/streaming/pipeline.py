@@ -418,6 +418,8 @@ class Pipeline:
         self._state: PipelineState = "starting"
         self._error: str | None = None
         self._started_at = datetime.now(UTC)
+        self._run_started = self._active_at = 0.0  # set by run()
+        self._consumed_seen = -1
         self.notes: list[str] = []
 
     @property
@@ -630,7 +632,7 @@ def build_pipeline(
 def _built(wh: Warehouse) -> bool:
     cursor = wh.con.cursor()
     try:
-        recorded_models(_CursorDb(cursor))  # type: ignore[arg-type]  (it reads only `.con`)
+        recorded_models(_CursorDb(cursor))
     except WarehouseError:
         return False
     finally:

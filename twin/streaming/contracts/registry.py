@@ -155,7 +155,7 @@ class SchemaStore:
             return
         self.root.mkdir(parents=True, exist_ok=True)
         meta = {
-            "ids": sorted(([k, v] for k, v in self._ids.items()), key=lambda kv: kv[1]),
+            "ids": [[k, v] for k, v in sorted(self._ids.items(), key=lambda kv: kv[1])],
             "global_level": self._global_level,
             "global_mode": self._global_mode,
             "levels": self._levels,

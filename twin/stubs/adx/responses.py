@@ -43,7 +43,7 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _data_set(ds: DataSet, origin: str, *, full: bool = True) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "Arn": ds.arn,
         "AssetType": ds.asset_type,
         "CreatedAt": _ts(ds.created_at),

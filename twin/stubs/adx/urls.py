@@ -11,7 +11,7 @@ __all__ = ["resolve", "service_model"]
 
 
 @cache
-def service_model():  # type: ignore[no-untyped-def]
+def service_model():
     import botocore.session
 
     return botocore.session.get_session().get_service_model("dataexchange")

@@ -124,10 +124,10 @@ class AwsRouter:
             service = _scope_service(headers.get("authorization", ""))
             return self._refuse(start_response, service, request_id, method, path, headers, e)
         if path.startswith("/moto-api") and signed.credential.account_id not in self.admin_accounts:
-            e = SignatureError(
+            denied = SignatureError(
                 "AccessDeniedException", "moto's control plane needs a key of the provider account"
             )
-            return self._refuse(start_response, signed.service, request_id, method, path, headers, e)
+            return self._refuse(start_response, signed.service, request_id, method, path, headers, denied)
         operation = _operation(method, path, headers, query, body)
         if path.startswith(FAULTS_PATH):
             return self._faults(start_response, signed, method, body, request_id, environ)
@@ -194,7 +194,8 @@ class AwsRouter:
         if signed.credential.account_id not in self.admin_accounts:
             e = SignatureError("AccessDeniedException", "fault injection needs a key of the provider account")
             return self._refuse(start_response, signed.service, request_id, method, FAULTS_PATH, {}, e)
-        status, doc = 200, {}
+        status = 200
+        doc: dict[str, Any] = {}
         try:
             if method == "POST":
                 self.adx_faults.add(FaultRule.model_validate_json(body))

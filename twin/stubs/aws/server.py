@@ -185,7 +185,7 @@ def _business_clock(day: date | None) -> Callable[[], datetime] | None:
 def _quiet_handler() -> type:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-    class QuietHandler(MotoRequestHandler):  # type: ignore[misc]
+    class QuietHandler(MotoRequestHandler):
         """moto's request handler without a stderr line per request (the audit trail records calls)."""
 
         def log_request(self, *args: Any, **kwargs: Any) -> None:

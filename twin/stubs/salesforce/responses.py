@@ -344,7 +344,7 @@ class SalesforceApp:
         return self._page(rows, total, 0, self._batch_size(request), version, None)
 
     def query_more(self, request: Request, version: str, locator: str, **_: Any) -> Response:
-        cursor_id, _, start_text = locator.rpartition("-")
+        cursor_id, _sep, start_text = locator.rpartition("-")
         with self._cursor_lock:
             entry = self._cursors.get(cursor_id)
         if entry is None or not start_text.isdigit():

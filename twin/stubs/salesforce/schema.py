@@ -81,7 +81,7 @@ def _system() -> tuple[FieldDef, ...]:
 
 
 def _s(name: str, label: str, length: int = 255, **kw: object) -> FieldDef:
-    return FieldDef(name=name, type="string", label=label, length=length, **kw)  # type: ignore[arg-type]
+    return FieldDef(name=name, type="string", label=label, length=length, **kw)
 
 
 def _account_ref(required: bool = False) -> FieldDef:

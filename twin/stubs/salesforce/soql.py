@@ -374,7 +374,7 @@ class _Parser:
             raise self.error("a comparison operator (= != < > <= >= IN NOT IN LIKE)")
         self.i += 1
         op = "!=" if tok.text == "<>" else tok.text
-        return Comparison(field=field, op=op, value=self.literal())  # type: ignore[arg-type]
+        return Comparison(field=field, op=op, value=self.literal())
 
     def literal(self) -> Literal_:
         tok = self.peek()
