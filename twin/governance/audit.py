@@ -242,10 +242,12 @@ class AuditLog:
             "prev": self._prev,
         }
         rec["hash"] = record_hash(self._prev, rec)
-        self._fh.write(canonical(rec) + b"\n")
+        line = canonical(rec) + b"\n"
+        self._fh.write(line)
         self._fh.flush()
         self._seq, self._prev = rec["seq"], rec["hash"]
-        self._size = os.fstat(self._fh.fileno()).st_size
+        # The file is ours while the flock is held: its new size is known without asking the kernel.
+        self._size += len(line)
         return rec
 
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:

@@ -62,8 +62,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# One encoder for every record: json.dumps with options builds a new encoder on each call, which is a
+# measurable share of an audited query's cost.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def canonical(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return _CANONICAL.encode(obj).encode()
 
 
 class Digest(BaseModel):
