@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Deployment", "definition", "deploy", "put_account"]
+__all__ = ["Deployment", "definition", "deploy", "product_data_sets", "put_account"]
 
 STATE_MACHINE = "twin-entitlements"
 DLQ = "twin-entitlements-dlq"
@@ -78,3 +78,22 @@ def put_account(dynamodb: Any, table: str, account_id: str, aws_account_id: str 
         )
     else:
         dynamodb.delete_item(TableName=table, Key={"AccountId": {"S": account_id}})
+
+
+def product_data_sets(dataexchange: Any) -> dict[str, str]:
+    """Data_Product__c -> the provider's data set of that product (published by `twin adx publish`),
+    matched by the product's name; products not published yet are absent (their deals fail validation
+    and wait on the DLQ for a replay)."""
+    from twin.stubs.adx.publish import products
+
+    by_name = {p.name: p.product_id for p in products()}
+    out: dict[str, str] = {}
+    token: str | None = None
+    while True:
+        page = dataexchange.list_data_sets(Origin="OWNED", **({"NextToken": token} if token else {}))
+        for ds in page["DataSets"]:
+            if ds["Name"] in by_name:
+                out.setdefault(by_name[ds["Name"]], ds["Id"])
+        token = page.get("NextToken")
+        if not token:
+            return out
