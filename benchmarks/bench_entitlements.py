@@ -172,6 +172,11 @@ def measure(deals: int, rate: float, shards: int) -> dict[str, Any]:
             time.sleep(0.05)
         time.sleep(0.5)  # let the last write-backs land
         outcomes = {o.record_id: o for o in worker.state.outcomes}
+        names: dict[str, int] = defaultdict(int)
+        for g in dx_client.get_paginator("list_received_data_grants").paginate():
+            for s in g["DataGrantSummaries"]:
+                names[s["Name"]] += 1
+        doubled = sum(1 for n in names.values() if n > 1)
 
         e2e = [seen[r] - marks[r]["update"] for r in ids if r in seen]
         parts: dict[str, list[float]] = defaultdict(list)
@@ -192,7 +197,7 @@ def measure(deals: int, rate: float, shards: int) -> dict[str, Any]:
             "deals": deals, "rate": rate, "shards": shards, "visible": len(e2e),
             "p50": _pct(e2e, 0.5), "p99": _pct(e2e, 0.99), "max": max(e2e, default=float("nan")),
             "parts": {k: (_pct(v, 0.5), _pct(v, 0.99)) for k, v in parts.items()},
-            "states": states, "statuses": dict(statuses), "load_before": load_before,
+            "states": states, "statuses": dict(statuses), "doubled": doubled, "load_before": load_before,
             "load_after": os.getloadavg()[0],
         }  # fmt: skip
     finally:
@@ -235,7 +240,7 @@ SigV4 router) · machine: 2 cores shared with other work (1-min load {m["load_be
 {m["load_after"]:.1f} after). From the Salesforce update closing a deal to the grant in the client's
 ListReceivedDataGrants (polled every ~100 ms).
 
-- {m["visible"]}/{m["deals"]} grants visible; outcomes {m["statuses"]}.
+- {m["visible"]}/{m["deals"]} grants visible; outcomes {m["statuses"]}; deals granted twice: {m["doubled"]}.
 - End to end: p50 {m["p50"] * ms:.0f} ms, p99 {m["p99"] * ms:.0f} ms, max {m["max"] * ms:.0f} ms —
   {verdict} the goal p99 ≤ {GOAL_P99_S:.0f} s.
 
