@@ -100,3 +100,24 @@ def test_every_remote_step_retries_with_backoff_and_dead_letters_after_the_last_
         assert failed["Result"] == name and failed["Next"] == "SendToDlq"
     assert states["SendToDlq"]["Next"] == "DeadLettered"
     assert states["DeadLettered"]["Type"] == "Fail"
+
+
+def test_an_event_for_a_record_that_is_gone_is_recorded_as_failed_and_the_worker_goes_on(tmp_path):
+    from twin.entitlements.crm import OrgCrm
+    from twin.entitlements.deploy import Deployment
+    from twin.entitlements.worker import EntitlementWorker
+    from twin.stubs.salesforce.models import Org
+
+    deployment = Deployment(state_machine_arn="arn:aws:states:us-east-1:1:stateMachine:x", dlq_url="q",
+                            accounts_table="t")  # fmt: skip
+    worker = EntitlementWorker(
+        OrgCrm(Org()), None, None, None, deployment, {}, state_path=tmp_path / "w.json"
+    )
+    event = _event("Opportunity", "UPDATE", {"StageName": "Closed Won"})
+
+    [outcome] = worker.handle(event)
+
+    assert outcome.status == "FAILED"
+    assert "SalesforceError" in outcome.error
+    assert worker.state.last_commit == {}  # not applied: a redelivery tries again
+    assert "FAILED" in (tmp_path / "w.json").read_text()

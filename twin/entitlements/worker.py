@@ -216,7 +216,22 @@ class EntitlementWorker:
             with self._lock:
                 if self.state.last_commit.get(d.record_id, -1) >= d.commit_number:
                     continue  # a duplicate or an older event: already applied
-            outcome = self.apply(d)
+            try:
+                outcome = self.apply(d)
+            except Exception as exc:  # one bad record must not stop the worker's loop
+                # Recorded, and the commit is not marked applied: a redelivery of the event retries it.
+                failed = Outcome(
+                    record_id=d.record_id,
+                    sobject=d.sobject,
+                    action=d.action,
+                    status="FAILED",
+                    error=f"{type(exc).__name__}: {exc}"[:1000],
+                )
+                with self._lock:
+                    self.state.outcomes.append(failed)
+                    self._save()
+                out.append(failed)
+                continue
             with self._lock:
                 self.state.last_commit[d.record_id] = d.commit_number
                 self.state.outcomes.append(outcome)
