@@ -10,6 +10,7 @@ from twin.cli import (
     bench_cmd,
     broker_cmd,
     demo_cmd,
+    entitlements_cmd,
     fixtures_cmd,
     governance_cmd,
     serve_cmd,
@@ -52,6 +53,7 @@ for module in (
     serve_cmd,
     adx_cmd,
     stubs_cmd,
+    entitlements_cmd,
 ):
     module.register(app)
 
