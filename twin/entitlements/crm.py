@@ -9,12 +9,14 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from twin.errors import TwinError
+
 __all__ = ["Crm", "CrmLimitExceeded", "OrgCrm", "SimpleSalesforceCrm"]
 
 ORIGIN = "twin-entitlements"
 
 
-class CrmLimitExceeded(RuntimeError):
+class CrmLimitExceeded(TwinError, RuntimeError):
     """The org kept refusing calls (REQUEST_LIMIT_EXCEEDED) for longer than the adapter waits."""
 
 
@@ -66,7 +68,8 @@ class SimpleSalesforceCrm:
             try:
                 return fn()
             except SalesforceRefusedRequest as e:
-                codes = {c.get("errorCode") for c in (e.content or []) if isinstance(c, dict)}
+                content: Any = e.content  # Salesforce's error list (the SDK types it loosely)
+                codes = {c.get("errorCode") for c in (content or []) if isinstance(c, dict)}
                 if "REQUEST_LIMIT_EXCEEDED" not in codes:
                     raise
                 self.throttled += 1

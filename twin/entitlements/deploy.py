@@ -84,9 +84,9 @@ def product_data_sets(dataexchange: Any) -> dict[str, str]:
     """Data_Product__c -> the provider's data set of that product (published by `twin adx publish`),
     matched by the product's name; products not published yet are absent (their deals fail validation
     and wait on the DLQ for a replay)."""
-    from twin.stubs.adx.publish import products
+    from twin.fixtures.institutions import DATA_PRODUCTS
 
-    by_name = {p.name: p.product_id for p in products()}
+    by_name = {str(p["name"]): str(p["product_id"]) for p in DATA_PRODUCTS}
     out: dict[str, str] = {}
     token: str | None = None
     while True:

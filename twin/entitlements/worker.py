@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from twin.entitlements.crm import Crm
 from twin.entitlements.deploy import Deployment, put_account
-from twin.stubs.salesforce.cdc import ChangeEvent
+from twin.streaming.contracts.salesforce_cdc import ChangeEvent
 
 __all__ = ["Decision", "EntitlementWorker", "Outcome", "WorkerState", "decide", "execution_name"]
 
