@@ -173,3 +173,31 @@ def test_a_malformed_matrix_is_refused_with_the_field(tmp_path: Path) -> None:
     bad.write_text("roles: {PUBLIC: []}\nrelations:\n  gold.x: {rows: some}\n")
     with pytest.raises(GovernanceError, match=r"visibility\.yaml: relations\.gold\.x\.rows: "):
         load_visibility(bad)
+
+
+def test_only_gold_and_loaded_tables_are_readable_whatever_else_the_warehouse_holds(tmp_path: Path) -> None:
+    """Readable relations are an allowlist: a schema the platform adds for itself (the DLQ's raw
+    payloads, say) is not readable because nobody published it."""
+    from tests.governance.gold_data import build
+    from twin.governance.errors import QueryDenied
+    from twin.governance.store import apply_policies
+    from twin.warehouse.published import load_published
+
+    wh = build(tmp_path / "w.duckdb")
+    try:
+        apply_policies(wh.con, load_shipped())
+        wh.con.execute(
+            "CREATE SCHEMA dlq; CREATE TABLE dlq.payloads AS SELECT '123-45-6789' AS ssn"
+        ).fetchall()
+        wh.con.execute("CREATE SCHEMA scratch; CREATE TABLE scratch.notes AS SELECT 1 AS n").fetchall()
+        rates = tmp_path / "rates.csv"
+        rates.write_text("ccy,rate\nEUR,1.1\n")
+        load_published(wh, "published.rates", rates)
+        for role in ("WEALTH_ADMIN", "PUBLIC"):
+            with open_session(wh, Claims(user="t", role=role)) as s:
+                for sql in ("SELECT * FROM dlq.payloads", "SELECT * FROM scratch.notes"):
+                    with pytest.raises(QueryDenied, match="not a published table"):
+                        s.query(sql)
+                assert s.query("SELECT ccy FROM published.rates").rows == [("EUR",)]
+    finally:
+        wh.close()

@@ -11,7 +11,7 @@ import pytest
 
 from twin.governance.errors import QueryDenied
 from twin.governance.session import Claims, harden, open_session
-from twin.warehouse.engine import Warehouse
+from twin.warehouse.engine import Warehouse, record_published
 
 
 def test_admin_loads_files_while_sessions_are_open_and_sessions_find_new_tables(
@@ -25,6 +25,10 @@ def test_admin_loads_files_while_sessions_are_open_and_sessions_find_new_tables(
     # The admin connection still has file access: sessions never lock the shared instance.
     fresh.con.execute("CREATE SCHEMA IF NOT EXISTS published").fetchall()
     fresh.con.execute("CREATE TABLE published.rates AS SELECT * FROM read_parquet(?)", [str(f)]).fetchall()
+    # A table is readable once it is published (`twin warehouse load` records it), not merely created.
+    with pytest.raises(QueryDenied, match="not a published table"):
+        s.query("SELECT count(*) FROM published.rates")
+    record_published(fresh.con, "published", "rates")
     assert s.query("SELECT count(*) FROM published.rates").rows == [(2,)]
     with pytest.raises(QueryDenied):
         s.query(f"SELECT * FROM read_parquet('{f}')")

@@ -379,7 +379,8 @@ def _resolve(t: exp.Table, catalog: Catalog) -> str:
         qualified = f"{db}.{name}"
         if qualified not in catalog.published:
             raise QueryDenied(
-                f"{shown}: not a published table (bronze, silver and governance are private)",
+                f"{shown}: not a published table (readable: gold and tables published with "
+                "`twin warehouse load`)",
                 unknown_table=db not in PRIVATE,
             )
         return qualified

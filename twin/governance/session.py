@@ -39,7 +39,7 @@ from twin.governance.store import (
     recompile,
     stored_generation,
 )
-from twin.warehouse.engine import PRIVATE_SCHEMAS
+from twin.warehouse.engine import READABLE_SCHEMAS, published_tables
 
 _ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 HISTORY_ROLE = "COMPLIANCE_AUDITOR"
@@ -142,7 +142,12 @@ def _governance(
            UNION SELECT schema_name, view_name FROM duckdb_views()
            WHERE database_name = current_database() AND NOT internal""",
     ).fetchall()
-    published = frozenset(f"{s}.{t}".lower() for s, t in rows if s.lower() not in PRIVATE_SCHEMAS)
+    registered = published_tables(cur)
+    published = frozenset(
+        name
+        for name in (f"{s}.{t}".lower() for s, t in rows)
+        if name.split(".", 1)[0] in READABLE_SCHEMAS or name in registered
+    )
     stmts = load_state(cur)
     try:
         context = dict(cur.execute(f"SELECT name, sql FROM {GOV_SCHEMA}.session_context").fetchall())

@@ -27,8 +27,32 @@ MEDALLION_SCHEMAS = ("bronze", "silver", "gold")
 GOVERNANCE_SCHEMA = "governance"  # compiled secure views, mapping tables, session context
 PRIVATE_SCHEMAS = frozenset({"bronze", "silver", GOVERNANCE_SCHEMA})
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
+# What a governed session may read is an allowlist: gold, plus the tables `twin warehouse load` published
+# (recorded in a register kept in a private schema). Every other schema (the medallion's private layers,
+# governance, the DLQ's raw payloads, whatever a later feature adds) stays unreadable until published.
+READABLE_SCHEMAS = frozenset({"gold"})
+PUBLISHED_REGISTER = "silver._twin_published"
 WAL_AUTOCHECKPOINT = "1GB"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def published_tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """`schema.table` (lower case) of every table `twin warehouse load` published."""
+    try:
+        rows = con.execute(f"SELECT schema_name, table_name FROM {PUBLISHED_REGISTER}").fetchall()
+    except duckdb.CatalogException:
+        return frozenset()
+    return frozenset(f"{s}.{t}".lower() for s, t in rows)
+
+
+def record_published(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
+    """Add `schema.table` to the register of readable published tables (inside the caller's transaction)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS silver").fetchall()
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {PUBLISHED_REGISTER} "
+        "(schema_name VARCHAR, table_name VARCHAR, PRIMARY KEY (schema_name, table_name))"
+    ).fetchall()
+    con.execute(f"INSERT OR IGNORE INTO {PUBLISHED_REGISTER} VALUES (?, ?)", [schema, table]).fetchall()
 
 
 class WarehouseError(TwinError):

@@ -16,6 +16,7 @@ from twin.warehouse.engine import (
     SYSTEM_SCHEMAS,
     Warehouse,
     WarehouseError,
+    record_published,
     transaction,
 )
 from twin.warehouse.erasure import scrub_file
@@ -68,6 +69,7 @@ def load_published(wh: Warehouse, qualified: str, file: Path, *, replace: bool =
             # Forgotten customers are anonymised on the way in: a published file cannot bring them back.
             source = scrub_file(wh.con, f"(SELECT * FROM {reader}(?))", reader, str(file))
             wh.con.execute(f"{verb} {schema}.{table} AS SELECT * FROM {source}", [str(file)]).fetchall()
+            record_published(wh.con, schema, table)
             n = wh.count(f"{schema}.{table}")
     except duckdb.Error as exc:  # rolled back by `transaction`
         raise WarehouseError(f"cannot load {file}: {str(exc).splitlines()[0]}") from None
