@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from twin.cache.keys import CacheScope
-from twin.cache.result_cache import CacheStats, Lookup, SourceUnavailable
+from twin.cache.result_cache import CacheStats, Lookup, get_or_load
 
 try:  # the client library is a dependency of the API tier; the cache degrades to a miss without it
     from redis.exceptions import RedisError
@@ -105,17 +105,7 @@ class RedisResultCache:
         return Lookup(value, hit=True, stale=True, age_s=max(0.0, self.clock() - stored_at))
 
     def get_or_load(self, key: str, loader: Callable[[], Any]) -> Lookup:
-        found = self.lookup(key)
-        if found is not None:
-            return found
-        try:
-            value = loader()
-        except SourceUnavailable:
-            stale = self.fallback(key)
-            if stale is None:
-                raise
-            return stale
-        return self.store(key, value)
+        return get_or_load(self, key, loader)
 
     def invalidate(self, key: str | None = None) -> None:
         try:

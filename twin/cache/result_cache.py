@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -52,6 +52,28 @@ class Lookup:
     hit: bool
     stale: bool
     age_s: float  # how old the served data is, by the cache's clock
+
+
+class CacheLike(Protocol):
+    def lookup(self, key: str) -> Lookup | None: ...
+    def store(self, key: str, value: Any) -> Lookup: ...
+    def fallback(self, key: str) -> Lookup | None: ...
+
+
+def get_or_load(cache: CacheLike, key: str, loader: Callable[[], Any]) -> Lookup:
+    """A fresh entry, else the loader's value (stored); when the source is unavailable, the last value
+    marked stale, else the SourceUnavailable error. Shared by the in-process and the Redis cache."""
+    found = cache.lookup(key)
+    if found is not None:
+        return found
+    try:
+        value = loader()
+    except SourceUnavailable:
+        stale = cache.fallback(key)
+        if stale is None:
+            raise
+        return stale
+    return cache.store(key, value)
 
 
 class ResultCache:
@@ -112,17 +134,7 @@ class ResultCache:
         return None
 
     def get_or_load(self, key: str, loader: Callable[[], Any]) -> Lookup:
-        found = self.lookup(key)
-        if found is not None:
-            return found
-        try:
-            value = loader()
-        except SourceUnavailable:
-            stale = self.fallback(key)
-            if stale is None:
-                raise
-            return stale
-        return self.store(key, value)
+        return get_or_load(self, key, loader)
 
     def put(self, key: str, value: Any, *, stored_at: float | None = None) -> None:
         self._entries[key] = _Entry(value, self.clock() if stored_at is None else stored_at)

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from twin.cli.errors import fail
+from twin.streaming.broker.models import recorded_bootstrap
 
 if TYPE_CHECKING:
     from twin.entitlements.live import AwsAccess, SalesforceAccess
@@ -90,17 +91,6 @@ def _worker(state_file: Path | None) -> tuple[EntitlementWorker, str | None]:
         fail(f"cannot reach the stand-ins ({type(exc).__name__}: {exc}); check `twin stubs status`")
 
 
-def _default_bootstrap() -> str | None:
-    from twin.config import paths
-    from twin.streaming.broker.models import load_state
-
-    try:
-        info = load_state(paths().broker_state)
-    except ValueError:
-        return None
-    return info.bootstrap if info is not None else None
-
-
 def register(app: typer.Typer) -> None:
     ent = typer.Typer(
         help="The entitlement workflow: closed deals granted in Data Exchange, terminations revoked.",
@@ -122,7 +112,7 @@ def register(app: typer.Typer) -> None:
         from twin.streaming.kafka_adapter import KafkaBroker
 
         worker, topic = _worker(state_file)
-        server = bootstrap or _default_bootstrap()
+        server = bootstrap or recorded_bootstrap()
         if not topic or not server:
             fail(
                 "the Salesforce stand-in publishes no CDC topic: start a broker (`twin broker up`), "

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from twin.cli.errors import TwinError, fail
+from twin.streaming.broker.models import recorded_bootstrap
 
 if TYPE_CHECKING:
     from twin.stubs.aws.server import AwsEndpointState
@@ -42,18 +43,6 @@ def _load(state_path: Path) -> StubsState | None:
         return load_state(state_path)
     except ValueError as exc:
         fail(f"unreadable state file {state_path}: {exc}; remove it if no stand-in is running")
-
-
-def _default_bootstrap() -> str | None:
-    """The broker `twin broker up` recorded, if any: CDC events go there unless --bootstrap says otherwise."""
-    from twin.config import paths
-    from twin.streaming.broker.models import load_state
-
-    try:
-        info = load_state(paths().broker_state)
-    except ValueError:
-        return None
-    return info.bootstrap if info is not None else None
 
 
 def _print_salesforce(sf: SalesforceProcess) -> None:
@@ -146,7 +135,7 @@ def register(app: typer.Typer) -> None:
                 sf = start_salesforce(
                     state_path.parent / "salesforce",
                     fixtures=fixture_dir if fixture_dir.is_dir() else None,
-                    bootstrap=bootstrap if bootstrap is not None else _default_bootstrap(),
+                    bootstrap=bootstrap if bootstrap is not None else recorded_bootstrap(),
                     api_limit=api_limit,
                     port=port,
                 )

@@ -72,3 +72,15 @@ def load_state(path: Path) -> ClusterInfo | None:
     if not path.is_file():
         return None
     return ClusterInfo.model_validate_json(path.read_text())
+
+
+def recorded_bootstrap() -> str | None:
+    """The bootstrap of the broker `twin broker up` recorded in the twin home, if any (an unreadable
+    state file counts as none: the commands that use it fall back to running without a broker)."""
+    from twin.config import paths
+
+    try:
+        info = load_state(paths().broker_state)
+    except ValueError:
+        return None
+    return info.bootstrap if info is not None else None
