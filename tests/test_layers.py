@@ -4,27 +4,18 @@ breaks on a package that imports upward (a cost model that knows the simulator).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
-import pytest
+from tests.tools import venv_tool
 
 ROOT = Path(__file__).resolve().parents[1]
-LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-
-pytestmark = pytest.mark.skipif(
-    not LINT_IMPORTS.exists() and shutil.which("lint-imports") is None,
-    reason="import-linter is not installed (pip install -e '.[dev]')",
-)
 
 
 def _lint(cwd: Path, config: Path, pythonpath: Path) -> subprocess.CompletedProcess[str]:
-    exe = str(LINT_IMPORTS) if LINT_IMPORTS.exists() else "lint-imports"
     return subprocess.run(
-        [exe, "--config", str(config), "--no-cache"],
+        [venv_tool("lint-imports"), "--config", str(config), "--no-cache"],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -6,26 +6,22 @@ there, with the checkout neither the working directory nor on the path."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-UV = Path(sys.executable).with_name("uv")
+from tests.tools import venv_tool
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not UV.exists() and shutil.which("uv") is None, reason="uv is not installed"),
-]
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
 
 
 def _uv(*args: str | Path, cwd: Path = ROOT) -> None:
-    exe = str(UV) if UV.exists() else "uv"
     res = subprocess.run(
-        [exe, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+        [venv_tool("uv"), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
     )
     assert res.returncode == 0, res.stdout + res.stderr
 
