@@ -3,6 +3,7 @@ fund NAVs), no dependence on the governance package's progress."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -113,3 +114,21 @@ def small_text() -> str:
 @pytest.fixture
 def out_dir(tmp_path: Path) -> Path:
     return tmp_path / "out"
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small run of SMALL on the toy platform, shared by a module's gate tests."""
+    from twin.sim.execute import run_to_dir
+
+    out = tmp_path_factory.mktemp("gate") / "run"
+    p = ToyPlatform()
+    try:
+        run_to_dir(parse_scenario(SMALL), out=out, platform=p)
+    finally:
+        p.close()
+    return out
+
+
+def load_report(report_dir: Path) -> dict[str, Any]:
+    return json.loads((report_dir / "report.json").read_text())

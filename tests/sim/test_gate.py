@@ -8,29 +8,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.sim.conftest import load_report
 from twin.cli.main import app
 from twin.sim.gate import gate, parse_tolerance
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.sim.conftest import SMALL, ToyPlatform
-    from twin.sim.execute import run_to_dir
-    from twin.sim.scenario import parse_scenario
-
-    out = tmp_path_factory.mktemp("gate") / "run"
-    p = ToyPlatform()
-    try:
-        run_to_dir(parse_scenario(SMALL), out=out, platform=p)
-    finally:
-        p.close()
-    return out
-
-
-def _report(report_dir: Path) -> dict[str, Any]:
-    return json.loads((report_dir / "report.json").read_text())
 
 
 def _regressed(report: dict[str, Any], factor: float) -> dict[str, Any]:
@@ -42,14 +24,14 @@ def _regressed(report: dict[str, Any], factor: float) -> dict[str, Any]:
 
 
 def test_passes_against_itself(report_dir: Path) -> None:
-    r = _report(report_dir)
+    r = load_report(report_dir)
     rows = gate(r, baseline=r)
     assert rows and all(row.passed for row in rows)
     assert {row.kind for row in rows} == {"sla", "regression"}
 
 
 def test_fails_on_injected_regression_and_says_by_how_much(report_dir: Path) -> None:
-    r = _report(report_dir)
+    r = load_report(report_dir)
     rows = gate(_regressed(r, 1.5), baseline=r, max_regression=0.10)
     failed = [row for row in rows if not row.passed]
     assert failed and all(row.kind == "regression" for row in failed)
@@ -64,7 +46,7 @@ def test_cli_exit_codes(report_dir: Path, tmp_path: Path) -> None:
     assert ok.exit_code == 0, ok.output
     assert "gate passed" in ok.output
     worse = tmp_path / "worse.json"
-    worse.write_text(json.dumps(_regressed(_report(report_dir), 2.0)))
+    worse.write_text(json.dumps(_regressed(load_report(report_dir), 2.0)))
     bad = runner.invoke(app, ["gate", str(worse), "--baseline", str(base), "--max-regression", "10%"])
     assert bad.exit_code == 1
     assert "gate failed" in bad.output and "client_360 p95_ms" in bad.output
@@ -96,7 +78,7 @@ def test_tolerance_parsing() -> None:
         parse_tolerance("ten")
 
 
-def test_cost_cli_on_scenario_and_report(report_dir: Path) -> None:
+def test_cost_cli_on_scenario_andload_report(report_dir: Path) -> None:
     from tests.sim.test_scenario import SCENARIOS
 
     res = runner.invoke(app, ["cost", str(SCENARIOS / "advisor_peak_day.yaml"), "--format", "json"])
@@ -116,7 +98,7 @@ def _row(report: dict[str, Any], metric: str) -> dict[str, Any]:
 
 
 def test_a_report_edited_to_pass_next_to_a_breaching_figure_fails(report_dir: Path, tmp_path: Path) -> None:
-    forged = _report(report_dir)
+    forged = load_report(report_dir)
     p95 = _row(forged, "p95_ms")
     forged["operations"][p95["operation"]]["p95_ms"] = 10_000.0  # breaches its bound of 500
     p95["actual"], p95["passed"] = 1.0, True  # and the row claims otherwise
@@ -131,13 +113,13 @@ def test_a_report_edited_to_pass_next_to_a_breaching_figure_fails(report_dir: Pa
 
 
 def test_a_report_whose_row_says_fail_is_recomputed_from_its_figures(report_dir: Path) -> None:
-    r = _report(report_dir)
+    r = load_report(report_dir)
     _row(r, "availability")["passed"] = False
     assert all(row.passed for row in gate(r))
 
 
 def test_availability_that_contradicts_the_counts_fails_as_integrity(report_dir: Path) -> None:
-    r = _report(report_dir)
+    r = load_report(report_dir)
     op = next(iter(r["operations"]))
     for stats in (r["operations"][op], r["overall"]):
         stats["errors"] += 50
@@ -150,7 +132,7 @@ def test_availability_that_contradicts_the_counts_fails_as_integrity(report_dir:
 
 
 def test_counts_that_do_not_add_up_fail_as_integrity(report_dir: Path) -> None:
-    r = _report(report_dir)
+    r = load_report(report_dir)
     r["overall"]["denied"] += 3
     assert [row.check for row in gate(r) if not row.passed] == ["overall.denied"]
 
@@ -186,7 +168,7 @@ def test_every_query_of_an_operation_denied_fails_the_gate(tmp_path: Path) -> No
 
 
 def test_a_forged_pass_on_all_denied_availability_still_fails(tmp_path: Path, report_dir: Path) -> None:
-    r = _report(report_dir)
+    r = load_report(report_dir)
     op = next(iter(r["operations"]))
     n = r["operations"][op]["count"]
     for stats in (r["operations"][op], r["overall"]):
@@ -222,7 +204,7 @@ def test_cli_malformed_reports_are_clear_errors(tmp_path: Path, content: str, ex
 
 
 def test_cli_malformed_report_fields_are_named(report_dir: Path, tmp_path: Path) -> None:
-    r = _report(report_dir)
+    r = load_report(report_dir)
     op = next(iter(r["operations"]))
     r["operations"][op]["p95_ms"] = "fast"
     r["availability"] = 1.5

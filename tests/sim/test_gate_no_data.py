@@ -3,13 +3,11 @@ it `optional: true`: a check that measured nothing must not pass silently."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
+from tests.sim.conftest import load_report
 from twin.cli.main import app
 from twin.sim.gate import gate
 from twin.sim.scenario import Sla, load_scenario
@@ -19,42 +17,23 @@ runner = CliRunner()
 SHIPPED = Path(__file__).resolve().parents[2] / "twin" / "scenarios"
 
 
-@pytest.fixture(scope="module")
-def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.sim.conftest import SMALL, ToyPlatform
-    from twin.sim.execute import run_to_dir
-    from twin.sim.scenario import parse_scenario
-
-    out = tmp_path_factory.mktemp("nodata") / "run"
-    p = ToyPlatform()
-    try:
-        run_to_dir(parse_scenario(SMALL), out=out, platform=p)
-    finally:
-        p.close()
-    return out
-
-
-def _report(report_dir: Path) -> dict[str, Any]:
-    return json.loads((report_dir / "report.json").read_text())
-
-
 ENTITLEMENT = {"name": "entitlement p95 under 5 s", "metric": "entitlement_p95_ms", "max": 5000}
 
 
 def test_an_sla_without_samples_is_no_data_and_fails(report_dir: Path) -> None:
-    report = _report(report_dir)
+    report = load_report(report_dir)
     assert report["entitlement"]["count"] == 0  # the runner has no entitlement workflow yet
     (r,) = evaluate(report, [Sla(**ENTITLEMENT)])
     assert r.actual is None and not r.passed and r.note == "no data"
 
 
 def test_an_optional_sla_without_samples_passes_and_still_says_no_data(report_dir: Path) -> None:
-    (r,) = evaluate(_report(report_dir), [Sla(**ENTITLEMENT, optional=True)])
+    (r,) = evaluate(load_report(report_dir), [Sla(**ENTITLEMENT, optional=True)])
     assert r.passed and r.optional and r.note.startswith("no data")
 
 
 def test_an_optional_sla_with_samples_is_checked_like_any_other(report_dir: Path) -> None:
-    report = _report(report_dir)
+    report = load_report(report_dir)
     report["entitlement"] = {**report["entitlement"], "count": 3, "p95_ms": 9000.0}
     (r,) = evaluate(report, [Sla(**ENTITLEMENT, optional=True)])
     assert r.actual == 9000.0 and not r.passed
@@ -73,7 +52,7 @@ def test_the_gate_fails_a_no_data_sla_from_an_sla_file(report_dir: Path, tmp_pat
 
 
 def test_a_report_row_keeps_the_optional_flag_through_the_gate(report_dir: Path) -> None:
-    report = _report(report_dir)
+    report = load_report(report_dir)
     row = evaluate(report, [Sla(**ENTITLEMENT, optional=True)])[0].model_dump()
     strict = {**row, "optional": False, "passed": True}  # a row edited to pass without the flag
     rows = gate({**report, "slas": [row]})
