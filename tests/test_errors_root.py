@@ -16,8 +16,8 @@ from twin.cli.errors import TwinGroup
 from twin.errors import TwinError
 
 # Private helpers that never leave their module (caught where they are raised, turned into a TwinError
-# or a pydantic problem), and the simulator's request outcomes, which are results rather than errors.
-INTERNAL = {"_Invalid", "_RefError", "Denied", "Failed", "DuplicateKey"}
+# or a pydantic problem). The platform's Denied and Failed subclass the root like every other error.
+INTERNAL = {"_Invalid", "_RefError", "DuplicateKey"}
 
 
 def _error_classes() -> list[type[BaseException]]:
